@@ -1,0 +1,44 @@
+# Two commands for a fresh machine: `make demo` and `make test`. Everything else is a step of those.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install check es-up es-down es-status test test-unit demo bench clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+
+check: install  ## Java for Spark, a JDK for Elasticsearch, Maven to fetch it
+	$(BIN)/movierec check
+
+es-up: install
+	$(BIN)/movierec es up
+
+es-down: install
+	$(BIN)/movierec es down
+
+es-status: install
+	$(BIN)/movierec es status
+
+# The test session starts its own node on 127.0.0.1:9250 and stops it at the end.
+test: check
+	$(BIN)/pytest -q
+
+test-unit: install
+	$(BIN)/pytest -q -m "not es and not spark"
+
+demo: check
+	$(BIN)/movierec demo
+
+bench: install
+	$(BIN)/python benchmarks/search.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,202 @@
+"""`movierec` command line: es, data, pipeline, index, serve, demo."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from movierec.config import get_settings
+from movierec.esnode import EsNodeError, LocalNode
+
+app = typer.Typer(help="movierec: Spark ALS + Elasticsearch kNN + FastAPI movie recommender.", no_args_is_help=True)
+es_app = typer.Typer(help="The local Elasticsearch node (integ-test-zip build from Maven Central).", no_args_is_help=True)
+pipeline_app = typer.Typer(help="The Spark pipeline.", no_args_is_help=True)
+index_app = typer.Typer(help="Versioned indices and their aliases.", no_args_is_help=True)
+app.add_typer(es_app, name="es")
+app.add_typer(pipeline_app, name="pipeline")
+app.add_typer(index_app, name="index")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # One line per HTTP request drowns the stage lines.
+    logging.getLogger("elastic_transport").setLevel(logging.WARNING)
+
+
+@app.command()
+def check() -> None:
+    """Check the prerequisites: Java 17+ for Spark, a JDK for Elasticsearch, Maven to fetch it."""
+    from movierec.doctor import run_checks
+
+    problems = run_checks(get_settings(), typer.echo)
+    if problems:
+        _fail(f"{problems} prerequisite(s) missing, see above")
+
+
+@es_app.command("up")
+def es_up(wait: Annotated[float, typer.Option(help="seconds to wait for health yellow")] = 180.0) -> None:
+    """Fetch (once), start and wait for the local node."""
+    try:
+        typer.echo(LocalNode(get_settings()).up(wait_s=wait))
+    except EsNodeError as exc:
+        _fail(str(exc))
+
+
+@es_app.command("down")
+def es_down() -> None:
+    """Stop the local node by its pid."""
+    try:
+        typer.echo(LocalNode(get_settings()).down())
+    except EsNodeError as exc:
+        _fail(str(exc))
+
+
+@es_app.command("status")
+def es_status() -> None:
+    """Say what runs where."""
+    try:
+        status = LocalNode(get_settings()).status()
+    except EsNodeError as exc:
+        _fail(str(exc))
+    typer.echo(status.describe())
+    if not status.running:
+        raise typer.Exit(3)
+
+
+def _es_client():
+    from elasticsearch import Elasticsearch
+
+    settings = get_settings()
+    return Elasticsearch(settings.es_url, request_timeout=60)
+
+
+def _require_es(es) -> None:
+    from elasticsearch import ConnectionError as EsConnectionError
+
+    try:
+        es.cluster.health()
+    except EsConnectionError:
+        _fail(f"Elasticsearch is not reachable at {get_settings().es_url}: start it with `movierec es up`")
+
+
+@pipeline_app.command("run")
+def pipeline_run(
+    data: Annotated[Path | None, typer.Option(help="MovieLens folder (default: the bundled ml-latest-small)")] = None,
+    rank: int = 32,
+    reg_param: float = 0.1,
+    max_iter: int = 10,
+    alpha: float = 10.0,
+    evaluate: Annotated[bool, typer.Option(help="hold out 20% and report metrics first")] = True,
+    max_users: Annotated[int | None, typer.Option(help="only the first N users (quick runs)")] = None,
+    index: Annotated[bool, typer.Option(help="write to Elasticsearch and switch aliases")] = True,
+) -> None:
+    """Load, clean, engineer features, train ALS, evaluate, export and index."""
+    from pipeline.als import AlsParams
+    from pipeline.load import DatasetError
+    from pipeline.run import ExportFailed, RunOptions, run_pipeline
+    from pipeline.spark import build_session
+
+    settings = get_settings()
+    folder = data or settings.bundled_dataset
+    if not folder.is_dir():
+        _fail(f"data folder {folder} does not exist")
+    es = _es_client() if index else None
+    if es is not None:
+        _require_es(es)
+    options = RunOptions(
+        data=folder,
+        params=AlsParams(rank=rank, reg_param=reg_param, max_iter=max_iter, alpha=alpha),
+        evaluate=evaluate,
+        max_users=max_users,
+        index=index,
+    )
+    spark = build_session(settings)
+    try:
+        report = run_pipeline(spark, settings, options, es)
+    except DatasetError as exc:
+        _fail(str(exc))
+    except ExportFailed as exc:
+        _fail(str(exc))
+    finally:
+        spark.stop()
+    typer.echo("\n" + report.table())
+    if report.cleaning.counts:
+        typer.echo("\ncleaning:\n  " + "\n  ".join(report.cleaning.lines()))
+    typer.echo(f"\nmodel card: {report.model_card_path}")
+    if report.published:
+        typer.echo(f"serving version {report.version}")
+
+
+@index_app.command("status")
+def index_status() -> None:
+    """Versions, counts and which one the aliases serve."""
+    from search import indices
+
+    es = _es_client()
+    _require_es(es)
+    rows = indices.status(es, indices.IndexNames(get_settings().index_prefix))
+    if not rows:
+        typer.echo("no versions indexed yet: run `movierec pipeline run`")
+        return
+    typer.echo(f"{'version':<24} {'serving':<8} {'movies':>8} {'users':>8} {'ratings':>9}")
+    for row in rows:
+        typer.echo(
+            f"{row['version']:<24} {'*' if row['serving'] else '':<8} {row['movies']:>8} {row['users']:>8} {row['ratings']:>9}"
+        )
+
+
+@index_app.command("rollback")
+def index_rollback() -> None:
+    """Serve the previous version again."""
+    from search import indices
+
+    es = _es_client()
+    _require_es(es)
+    try:
+        version = indices.rollback(es, indices.IndexNames(get_settings().index_prefix))
+    except indices.NoSuchVersion as exc:
+        _fail(str(exc))
+    typer.echo(f"serving version {version}")
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+) -> None:
+    """Run the HTTP API with uvicorn."""
+    import uvicorn
+
+    if not get_settings().api_key:
+        typer.echo("note: MOVIEREC_API_KEY is not set, so rating writes need no key (demo mode)")
+    uvicorn.run("service.main:app", host=host, port=port, workers=workers, log_level="info")
+
+
+@app.command()
+def demo(port: int = 8000, max_users: Annotated[int | None, typer.Option()] = None) -> None:
+    """es up + pipeline run on the bundled data + serve."""
+    settings = get_settings()
+    typer.echo(f"[1/3] Elasticsearch at {settings.es_url}")
+    es_up()
+    typer.echo("[2/3] pipeline on the bundled ml-latest-small")
+    pipeline_run(data=None, evaluate=False, max_users=max_users)
+    typer.echo(f"[3/3] API on http://127.0.0.1:{port} (try /recommendations?title=toy%20story, docs at /docs)")
+    serve(port=port)
+
+
+def main() -> None:  # pragma: no cover
+    sys.exit(app())

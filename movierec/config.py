@@ -1,0 +1,40 @@
+"""One settings object for the CLI, the pipeline and the service (env vars, `.env`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    es_url: str = Field("http://127.0.0.1:9200", alias="ES_URL")
+    es_timeout_s: float = Field(5.0, alias="ES_TIMEOUT_S")
+    spark_master: str = Field("local[*]", alias="SPARK_MASTER")
+    spark_driver_memory: str = Field("2g", alias="SPARK_DRIVER_MEMORY")
+    index_prefix: str = Field("movierec-", alias="MOVIEREC_INDEX_PREFIX")
+    data_dir: Path = Field(PROJECT_ROOT / "data", alias="MOVIEREC_DATA_DIR")
+    mappings_dir: Path = Field(PROJECT_ROOT / "mappings", alias="MOVIEREC_MAPPINGS_DIR")
+    runs_dir: Path = Field(PROJECT_ROOT / "runs", alias="MOVIEREC_RUNS_DIR")
+    api_key: str | None = Field(None, alias="MOVIEREC_API_KEY")
+
+    # The local node that `movierec es up` manages.
+    es_version: str = Field("8.19.21", alias="MOVIEREC_ES_VERSION")
+    es_home: Path = Field(PROJECT_ROOT / ".es", alias="MOVIEREC_ES_HOME")
+    es_heap: str = Field("1g", alias="MOVIEREC_ES_HEAP")
+    es_user: str = Field("movierec-es", alias="MOVIEREC_ES_USER")
+
+    @property
+    def bundled_dataset(self) -> Path:
+        return self.data_dir / "movielens" / "ml-latest-small"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,49 @@
+"""Prerequisite checks behind `movierec check` (run by `make test` and `make demo`)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from movierec.config import Settings
+from movierec.esnode import EsNodeError, find_jdk, java_major
+
+SPARK_MIN_JAVA = 17
+
+
+def spark_java() -> tuple[Path | None, int | None]:
+    """The Java that PySpark will launch: JAVA_HOME if set, else `java` on PATH."""
+    if os.environ.get("JAVA_HOME"):
+        home = Path(os.environ["JAVA_HOME"])
+    else:
+        java = shutil.which("java")
+        if not java:
+            return None, None
+        home = Path(java).resolve().parent.parent
+    return home, java_major(home)
+
+
+def run_checks(settings: Settings, echo) -> int:
+    problems = 0
+    home, major = spark_java()
+    if major is None or major < SPARK_MIN_JAVA:
+        problems += 1
+        echo(f"FAIL  Spark needs Java {SPARK_MIN_JAVA}+ (JAVA_HOME or java on PATH); found {home or 'none'} ({major})")
+    else:
+        echo(f"ok    Spark: Java {major} at {home}")
+    try:
+        jdk = find_jdk(settings.es_version)
+        echo(f"ok    Elasticsearch {settings.es_version}: JDK {jdk.major} at {jdk.home}")
+    except EsNodeError as exc:
+        problems += 1
+        echo(f"FAIL  {exc}")
+    cached = (settings.es_home / f"elasticsearch-{settings.es_version}").is_dir()
+    if cached:
+        echo(f"ok    Elasticsearch {settings.es_version} unpacked under {settings.es_home}")
+    elif shutil.which("mvn"):
+        echo(f"ok    Maven found: Elasticsearch {settings.es_version} will be fetched on first `movierec es up`")
+    else:
+        problems += 1
+        echo("FAIL  Maven (mvn) is needed once to fetch the Elasticsearch server build: apt-get install maven")
+    return problems

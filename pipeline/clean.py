@@ -1,0 +1,157 @@
+"""Cleaning: typed columns, parsed titles, genre lists, rejected rows with reasons.
+
+Every rule counts what it touches (`CleaningReport`); nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+from pyspark.sql.window import Window
+
+from pipeline.titles import parse_title
+
+log = logging.getLogger(__name__)
+
+RATING_MIN, RATING_MAX = 0.5, 5.0
+NO_GENRES = "(no genres listed)"
+
+_TITLE_TYPE = T.StructType(
+    [
+        T.StructField("title", T.StringType()),
+        T.StructField("original_title", T.StringType()),
+        T.StructField("year", T.IntegerType()),
+        T.StructField("alt_titles", T.ArrayType(T.StringType())),
+    ]
+)
+
+
+@F.udf(_TITLE_TYPE)
+def _parse_title_udf(raw):
+    parsed = parse_title(raw)
+    return (parsed.title, parsed.original_title, parsed.year, parsed.alt_titles)
+
+
+@dataclass
+class CleaningReport:
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, rule: str, count: int) -> None:
+        self.counts[rule] = self.counts.get(rule, 0) + int(count)
+
+    def lines(self) -> list[str]:
+        return [f"{rule}: {count}" for rule, count in sorted(self.counts.items())]
+
+
+def _source_line(df: DataFrame) -> F.Column:
+    return F.concat_ws(",", *[F.coalesce(F.col(c).cast("string"), F.lit("")) for c in df.columns])
+
+
+def _int(col: str) -> F.Column:
+    return F.expr(f"try_cast(trim({col}) AS INT)")
+
+
+def clean_ratings(raw: DataFrame, report: CleaningReport | None = None) -> tuple[DataFrame, DataFrame]:
+    """-> (ratings[userId, movieId, rating, timestamp], rejected[source, reason, line])."""
+    report = report if report is not None else CleaningReport()
+    typed = raw.select(
+        _source_line(raw).alias("line"),
+        _int("userId").alias("userId"),
+        _int("movieId").alias("movieId"),
+        F.expr("try_cast(trim(rating) AS DOUBLE)").alias("rating"),
+        F.expr("try_cast(trim(timestamp) AS LONG)").alias("timestamp"),
+    )
+    reason = (
+        F.when(F.col("userId").isNull(), "userId missing or not an integer")
+        .when(F.col("movieId").isNull(), "movieId missing or not an integer")
+        .when(F.col("rating").isNull(), "rating missing or not a number")
+        .when((F.col("rating") < RATING_MIN) | (F.col("rating") > RATING_MAX), f"rating outside {RATING_MIN}..{RATING_MAX}")
+        .when(F.col("timestamp").isNull(), "timestamp missing or not an integer")
+    )
+    flagged = typed.withColumn("reason", reason).cache()
+    bad = flagged.where(F.col("reason").isNotNull())
+    good = flagged.where(F.col("reason").isNull())
+    # A (user, movie) pair rated twice keeps the latest rating; the older ones are rejected.
+    latest_first = Window.partitionBy("userId", "movieId").orderBy(F.col("timestamp").desc(), F.col("rating").desc())
+    ranked = good.withColumn("_n", F.row_number().over(latest_first))
+    dupes = ranked.where("_n > 1").select("line", F.lit("duplicate (userId, movieId): older rating").alias("reason"))
+    ratings = ranked.where("_n = 1").select("userId", "movieId", "rating", "timestamp")
+    rejected = bad.select("line", "reason").unionByName(dupes).withColumn("source", F.lit("ratings"))
+    for row in rejected.groupBy("reason").count().collect():
+        report.add(f"ratings rejected: {row['reason']}", row["count"])
+    return ratings, rejected.select("source", "reason", "line")
+
+
+def clean_movies(
+    raw: DataFrame, links: DataFrame | None = None, report: CleaningReport | None = None
+) -> tuple[DataFrame, DataFrame]:
+    """-> (movies[movieId, title, original_title, alt_titles, year, genres, imdb_id, tmdb_id], rejected)."""
+    report = report if report is not None else CleaningReport()
+    typed = raw.select(
+        _source_line(raw).alias("line"),
+        _int("movieId").alias("movieId"),
+        F.trim(F.col("title")).alias("raw_title"),
+        F.trim(F.col("genres")).alias("raw_genres"),
+    )
+    reason = F.when(F.col("movieId").isNull(), "movieId missing or not an integer").when(
+        F.coalesce(F.length("raw_title"), F.lit(0)) == 0, "title missing"
+    )
+    flagged = typed.withColumn("reason", reason).cache()
+    by_id = Window.partitionBy("movieId").orderBy("raw_title")
+    good = flagged.where(F.col("reason").isNull()).withColumn("_n", F.row_number().over(by_id))
+    rejected = (
+        flagged.where(F.col("reason").isNotNull())
+        .select("line", "reason")
+        .unionByName(good.where("_n > 1").select("line", F.lit("duplicate movieId").alias("reason")))
+        .withColumn("source", F.lit("movies"))
+    )
+    parsed = good.where("_n = 1").withColumn("parsed", _parse_title_udf("raw_title"))
+    genres = F.when(
+        (F.col("raw_genres").isNull()) | (F.col("raw_genres") == "") | (F.col("raw_genres") == NO_GENRES),
+        F.array().cast("array<string>"),
+    ).otherwise(F.array_distinct(F.split("raw_genres", r"\|")))
+    movies = parsed.select(
+        "movieId",
+        F.col("parsed.title").alias("title"),
+        F.col("parsed.original_title").alias("original_title"),
+        F.col("parsed.alt_titles").alias("alt_titles"),
+        F.col("parsed.year").alias("year"),
+        genres.alias("genres"),
+    )
+    if links is not None:
+        clean_links = links.select(
+            _int("movieId").alias("movieId"),
+            # imdb ids keep their leading zeros: "0114709" -> "tt0114709".
+            F.when(F.trim("imdbId").rlike(r"^\d+$"), F.concat(F.lit("tt"), F.lpad(F.trim("imdbId"), 7, "0"))).alias("imdb_id"),
+            F.when(F.trim("tmdbId").rlike(r"^\d+$"), F.trim("tmdbId")).alias("tmdb_id"),
+        ).dropDuplicates(["movieId"])
+        movies = movies.join(clean_links, "movieId", "left")
+    else:
+        movies = movies.withColumn("imdb_id", F.lit(None).cast("string")).withColumn("tmdb_id", F.lit(None).cast("string"))
+    movies = movies.cache()
+    stats = movies.agg(
+        F.sum(F.when(F.col("year").isNull(), 1).otherwise(0)).alias("no_year"),
+        F.sum(F.when(F.size("genres") == 0, 1).otherwise(0)).alias("no_genres"),
+        F.sum(F.when(F.size("alt_titles") > 0, 1).otherwise(0)).alias("alt_titles"),
+        F.sum(F.when(F.col("title") != F.col("original_title"), 1).otherwise(0)).alias("title_rewritten"),
+        F.sum(F.when(F.col("tmdb_id").isNull(), 1).otherwise(0)).alias("no_tmdb_id"),
+    ).first()
+    for key in stats.asDict():
+        report.add(f"movies {key.replace('_', ' ')}", stats[key] or 0)
+    dup_titles = movies.groupBy("title", "year").count().where("count > 1").agg(F.sum("count")).first()[0]
+    report.add("movies sharing title and year with another id (kept)", dup_titles or 0)
+    for row in rejected.groupBy("reason").count().collect():
+        report.add(f"movies rejected: {row['reason']}", row["count"])
+    return movies, rejected.select("source", "reason", "line")
+
+
+def drop_unknown_movies(ratings: DataFrame, movies: DataFrame, report: CleaningReport) -> DataFrame:
+    """Ratings of movie ids that movies.csv does not know are counted and dropped."""
+    known = ratings.join(movies.select("movieId"), "movieId", "left_semi")
+    dropped = ratings.count() - known.count()
+    report.add("ratings of unknown movieId (dropped)", dropped)
+    return known

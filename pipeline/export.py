@@ -1,0 +1,150 @@
+"""Documents for Elasticsearch, written in parallel from Spark partitions with the bulk helpers.
+
+ES-Hadoop has no Spark 4 release, so each partition opens its own client and streams bulk
+requests; per-partition outcomes come back to the driver, where failures are counted.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from search.text import normalize, strip_article, title_variants
+
+log = logging.getLogger(__name__)
+
+MAX_ERROR_SAMPLES = 5
+
+
+@dataclass
+class BulkResult:
+    index: str
+    ok: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def merge(self, ok: int, failed: int, errors: list[str]) -> None:
+        self.ok += ok
+        self.failed += failed
+        self.errors.extend(errors[: MAX_ERROR_SAMPLES - len(self.errors)])
+
+
+def _suggest_inputs(title, original_title, alt_titles):
+    return title_variants(title, original_title, *(alt_titles or []))
+
+
+def _alt_norms(title, original_title, alt_titles):
+    main = normalize(title)
+    forms = dict.fromkeys(normalize(t) for t in (original_title, *(alt_titles or [])))
+    return [f for f in forms if f and f != main]
+
+
+def _title_keys(title, original_title, alt_titles):
+    """Article-stripped forms ("matrix" for "The Matrix"): matched exactly, never as text, so that
+    a bare "heat" prefers "Heat" over "The Heat"."""
+    forms = dict.fromkeys(strip_article(normalize(t)) for t in (title, original_title, *(alt_titles or [])))
+    return [f for f in forms if f]
+
+
+def movie_documents(movies: DataFrame, model_version: str) -> DataFrame:
+    """One row per movie shaped like mappings/movies.json (plus `_id`)."""
+    titles = ("title", "original_title", "alt_titles")
+    variants = F.udf(_suggest_inputs, "array<string>")(*titles)
+    return movies.select(
+        F.col("movieId").cast("string").alias("_id"),
+        F.col("movieId").alias("movie_id"),
+        "title",
+        "original_title",
+        "alt_titles",
+        F.udf(normalize, "string")("title").alias("title_norm"),
+        F.udf(_alt_norms, "array<string>")(*titles).alias("alt_titles_norm"),
+        F.udf(_title_keys, "array<string>")(*titles).alias("title_keys"),
+        F.struct(variants.alias("input"), F.col("num_ratings").alias("weight")).alias("suggest"),
+        "year",
+        "genres",
+        "imdb_id",
+        "tmdb_id",
+        "num_ratings",
+        "avg_rating",
+        "damped_rating",
+        "popularity",
+        "item_vector",
+        "audience_vector",
+        "audience_size",
+        "embedding_x",
+        "embedding_y",
+        F.lit(model_version).alias("model_version"),
+    )
+
+
+def user_documents(users: DataFrame, model_version: str) -> DataFrame:
+    return users.select(
+        F.col("userId").cast("string").alias("_id"),
+        F.col("userId").alias("user_id"),
+        "user_vector",
+        "num_ratings",
+        "avg_rating",
+        "rating_std",
+        F.col("first_rating_ts").alias("first_rating_at"),
+        F.col("last_rating_ts").alias("last_rating_at"),
+        "activity_level",
+        "favourite_genres",
+        F.lit("als").alias("vector_source"),
+        F.lit(model_version).alias("model_version"),
+    )
+
+
+def rating_documents(ratings: DataFrame, movies: DataFrame) -> DataFrame:
+    return ratings.join(movies.select("movieId", "genres", "title"), "movieId", "left").select(
+        F.concat_ws("_", "userId", "movieId").alias("_id"),
+        F.col("userId").alias("user_id"),
+        F.col("movieId").alias("movie_id"),
+        "rating",
+        F.col("timestamp").alias("date"),
+        "genres",
+        "title",
+        F.lit("movielens").alias("source"),
+    )
+
+
+def _partition_writer(es_url: str, index: str, chunk_size: int, timeout: float):
+    def write(rows):
+        from elasticsearch import Elasticsearch, helpers
+
+        client = Elasticsearch(es_url, request_timeout=timeout, retry_on_timeout=True, max_retries=3)
+        ok = failed = 0
+        errors: list[str] = []
+
+        def actions():
+            for row in rows:
+                doc = row.asDict(recursive=True)
+                doc_id = doc.pop("_id")
+                yield {"_index": index, "_id": doc_id, "_source": {k: v for k, v in doc.items() if v is not None}}
+
+        try:
+            for success, info in helpers.streaming_bulk(
+                client, actions(), chunk_size=chunk_size, raise_on_error=False, raise_on_exception=False
+            ):
+                if success:
+                    ok += 1
+                else:
+                    failed += 1
+                    if len(errors) < MAX_ERROR_SAMPLES:
+                        errors.append(str(info)[:500])
+        finally:
+            client.close()
+        yield (ok, failed, errors)
+
+    return write
+
+
+def bulk_write(docs: DataFrame, es_url: str, index: str, *, chunk_size: int = 2000, timeout: float = 60.0) -> BulkResult:
+    result = BulkResult(index)
+    for ok, failed, errors in docs.rdd.mapPartitions(_partition_writer(es_url, index, chunk_size, timeout)).collect():
+        result.merge(ok, failed, errors)
+    if result.failed:
+        log.error("%s: %d documents failed, e.g. %s", index, result.failed, result.errors[:1])
+    return result

@@ -1,0 +1,189 @@
+"""The pipeline's entry module: load -> clean -> features -> train -> evaluate -> export -> index."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from elasticsearch import Elasticsearch
+from pyspark.sql import SparkSession
+
+from movierec.config import Settings
+from pipeline import als, clean, evaluate, export, features
+from pipeline.load import load_movielens
+from search import indices
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunOptions:
+    data: Path
+    params: als.AlsParams = field(default_factory=als.AlsParams)
+    evaluate: bool = True
+    max_users: int | None = None  # a slice of the data, for quick runs and tests
+    index: bool = True
+
+
+@dataclass
+class RunReport:
+    version: str
+    stages: list[tuple[str, float, str]] = field(default_factory=list)
+    cleaning: clean.CleaningReport = field(default_factory=clean.CleaningReport)
+    metrics: dict = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    published: bool = False
+    model_card_path: Path | None = None
+
+    def table(self) -> str:
+        width = max((len(name) for name, _, _ in self.stages), default=5)
+        lines = [f"{'stage':<{width}}  {'seconds':>8}  detail"]
+        lines += [f"{name:<{width}}  {secs:>8.1f}  {detail}" for name, secs, detail in self.stages]
+        lines.append(f"{'total':<{width}}  {sum(s for _, s, _ in self.stages):>8.1f}")
+        return "\n".join(lines)
+
+
+class ExportFailed(RuntimeError):
+    pass
+
+
+@contextmanager
+def _stage(report: RunReport, name: str, progress):
+    started = time.perf_counter()
+    detail: list[str] = []
+    progress(f"[{name}] ...")
+    yield detail
+    elapsed = time.perf_counter() - started
+    text = "; ".join(detail)
+    report.stages.append((name, elapsed, text))
+    log.info("stage %s done in %.1fs %s", name, elapsed, text)
+    progress(f"[{name}] {elapsed:.1f}s {text}")
+
+
+def data_checksum(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).iterdir() if p.is_file()):
+        digest.update(path.name.encode())
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def run_pipeline(
+    spark: SparkSession, settings: Settings, options: RunOptions, es: Elasticsearch | None = None, progress=print
+) -> RunReport:
+    report = RunReport(version=indices.new_version())
+    names = indices.IndexNames(settings.index_prefix)
+    run_dir = settings.runs_dir / report.version
+    run_dir.mkdir(parents=True, exist_ok=True)
+    spark.sparkContext.setCheckpointDir(str(run_dir / "checkpoints"))
+
+    with _stage(report, "load", progress) as detail:
+        raw = load_movielens(spark, options.data)
+        detail.append(f"layout {raw.layout} from {options.data}")
+
+    with _stage(report, "clean", progress) as detail:
+        movies, rejected_movies = clean.clean_movies(raw.movies, raw.links, report.cleaning)
+        ratings, rejected_ratings = clean.clean_ratings(raw.ratings, report.cleaning)
+        ratings = clean.drop_unknown_movies(ratings, movies, report.cleaning)
+        if options.max_users:
+            keep = ratings.select("userId").distinct().orderBy("userId").limit(options.max_users)
+            ratings = ratings.join(keep, "userId", "left_semi")
+        ratings = ratings.cache()
+        rejected = rejected_movies.unionByName(rejected_ratings)
+        n_rejected = rejected.count()
+        if n_rejected:
+            rejected.coalesce(1).write.mode("overwrite").json(str(run_dir / "rejected"))
+        report.counts.update(movies=movies.count(), ratings=ratings.count(), rejected=n_rejected)
+        detail.append(f"{report.counts['movies']} movies, {report.counts['ratings']} ratings, {n_rejected} rejected")
+
+    with _stage(report, "features", progress) as detail:
+        movie_records = features.with_movie_stats(movies, features.movie_stats(ratings)).cache()
+        users = features.user_activity(ratings, movies).cache()
+        report.counts["users"] = users.count()
+        detail.append(f"{report.counts['users']} users")
+
+    if options.evaluate:
+        with _stage(report, "evaluate", progress) as detail:
+            train, test = evaluate.random_split(ratings)
+            held_out = als.fit_als(train, options.params)
+            report.metrics = evaluate.ranking_report(held_out, train, test)
+            explicit = als.AlsParams(rank=options.params.rank, reg_param=0.1, max_iter=10, implicit=False)
+            report.metrics["explicit"] = evaluate.rating_errors(als.fit_als(train, explicit), test)
+            detail.append(
+                f"NDCG@10 {report.metrics['als']['ndcg']:.4f} (popularity {report.metrics['popularity']['ndcg']:.4f}), "
+                f"explicit RMSE {report.metrics['explicit']['rmse']:.4f}"
+            )
+
+    with _stage(report, "train", progress) as detail:
+        model = als.fit_als(ratings, options.params)
+        items = als.item_factors(model).cache()
+        user_vectors = als.user_factors(model)
+        detail.append(f"rank {options.params.rank}, {items.count()} item vectors")
+
+    with _stage(report, "vectors", progress) as detail:
+        audience = als.audience_vectors(ratings, user_vectors)
+        movie_full = (
+            movie_records.join(items, "movieId", "left")
+            .join(audience, "movieId", "left")
+            .join(als.embedding_2d(items), "movieId", "left")
+        )
+        movie_docs = export.movie_documents(movie_full, report.version).cache()
+        user_docs = export.user_documents(users.join(user_vectors, "userId", "left"), report.version).cache()
+        rating_docs = export.rating_documents(ratings, movies)
+        detail.append(f"{movie_docs.count()} movie docs, {user_docs.count()} user docs")
+
+    card = _model_card(report, options, settings)
+    report.model_card_path = run_dir / "model_card.json"
+    report.model_card_path.write_text(json.dumps(card, indent=2, default=str))
+
+    if options.index and es is not None:
+        with _stage(report, "index", progress) as detail:
+            _index(es, settings, names, report, movie_docs, user_docs, rating_docs, options.params.rank, card, detail)
+    return report
+
+
+def _index(es, settings, names, report, movie_docs, user_docs, rating_docs, dims, card, detail) -> None:
+    created = indices.create_version(es, names, report.version, dims=dims, mappings_dir=settings.mappings_dir)
+    results = {
+        kind: export.bulk_write(df, settings.es_url, created[kind])
+        for kind, df in (("movies", movie_docs), ("users", user_docs), ("ratings", rating_docs))
+    }
+    failed = {kind: r.failed for kind, r in results.items() if r.failed}
+    total = sum(r.ok for r in results.values())
+    detail.append(", ".join(f"{kind} {r.ok}" for kind, r in results.items()))
+    if failed:
+        samples = [e for r in results.values() for e in r.errors][:3]
+        raise ExportFailed(
+            f"version {report.version}: failed documents {failed}; aliases not switched, serving version unchanged. "
+            f"First errors: {samples}"
+        )
+    indices.publish(es, names, report.version, {kind: r.ok for kind, r in results.items()})
+    indices.ensure_models_index(es, names, settings.mappings_dir)
+    es.index(index=names.models, id=report.version, document=card, refresh=True)
+    report.published = True
+    detail.append(f"{total} docs, aliases -> {report.version}")
+
+
+def _model_card(report: RunReport, options: RunOptions, settings: Settings) -> dict:
+    return {
+        "model_version": report.version,
+        "created_at": datetime.now(UTC).isoformat(),
+        "dataset": str(options.data),
+        "data_sha256": data_checksum(options.data),
+        "params": options.params.as_dict(),
+        "max_users": options.max_users,
+        "metrics": report.metrics,
+        "counts": report.counts,
+        "cleaning": report.cleaning.counts,
+        "timings_s": {name: round(secs, 2) for name, secs, _ in report.stages},
+        "spark_master": settings.spark_master,
+    }
+

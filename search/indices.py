@@ -1,0 +1,168 @@
+"""Index lifecycle: versioned concrete indices behind aliases, switched atomically.
+
+A load writes `movierec-movies-<version>` etc.; `publish` checks the counts and moves every alias
+in one `_aliases` call, so readers see the old version or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from elasticsearch import Elasticsearch, NotFoundError
+
+log = logging.getLogger(__name__)
+
+VERSIONED_KINDS = ("movies", "users", "ratings")
+VECTOR_FIELDS = {"movies": ("item_vector", "audience_vector"), "users": ("user_vector",)}
+KEEP_VERSIONS = 2  # the serving one and the one before it, for rollback
+
+
+class IndexLoadError(RuntimeError):
+    """A load was incomplete; the aliases were not switched."""
+
+
+class NoSuchVersion(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class IndexNames:
+    prefix: str
+
+    def alias(self, kind: str) -> str:
+        return f"{self.prefix}{kind}"
+
+    def concrete(self, kind: str, version: str) -> str:
+        return f"{self.prefix}{kind}-{version}"
+
+    @property
+    def movies(self) -> str:
+        return self.alias("movies")
+
+    @property
+    def users(self) -> str:
+        return self.alias("users")
+
+    @property
+    def ratings(self) -> str:
+        return self.alias("ratings")
+
+    @property
+    def models(self) -> str:
+        return self.alias("models")
+
+
+def load_mapping(mappings_dir: Path, kind: str, *, dims: int | None = None) -> dict:
+    """The index body from `mappings/<kind>.json`, with vector dims set to the model's rank."""
+    body = json.loads((Path(mappings_dir) / f"{kind}.json").read_text())
+    if dims is not None:
+        for field in VECTOR_FIELDS.get(kind, ()):
+            body["mappings"]["properties"][field]["dims"] = dims
+    return body
+
+
+def new_version(now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    return f"v{now:%Y%m%d%H%M%S}-{secrets.token_hex(2)}"
+
+
+def ensure_models_index(es: Elasticsearch, names: IndexNames, mappings_dir: Path) -> None:
+    if not es.indices.exists(index=names.models):
+        es.indices.create(index=names.models, **load_mapping(mappings_dir, "models"))
+
+
+def create_version(es: Elasticsearch, names: IndexNames, version: str, *, dims: int, mappings_dir: Path) -> dict[str, str]:
+    created = {}
+    for kind in VERSIONED_KINDS:
+        body = load_mapping(mappings_dir, kind, dims=dims)
+        index = names.concrete(kind, version)
+        # Bulk loads are faster without periodic refreshes; publish() refreshes once.
+        body["settings"]["refresh_interval"] = "-1"
+        es.indices.create(index=index, **body)
+        created[kind] = index
+    return created
+
+
+def versions(es: Elasticsearch, names: IndexNames) -> list[str]:
+    """Versions that have every kind of index, oldest first."""
+    found: dict[str, set[str]] = {}
+    for kind in VERSIONED_KINDS:
+        pattern = names.concrete(kind, "*")
+        for index in es.indices.get(index=pattern, expand_wildcards="open", ignore_unavailable=True):
+            found.setdefault(index.removeprefix(names.concrete(kind, "")), set()).add(kind)
+    return sorted(v for v, kinds in found.items() if kinds == set(VERSIONED_KINDS))
+
+
+def serving_version(es: Elasticsearch, names: IndexNames) -> str | None:
+    try:
+        aliased = es.indices.get_alias(name=names.movies)
+    except NotFoundError:
+        return None
+    index = next(iter(aliased), None)
+    return index.removeprefix(names.concrete("movies", "")) if index else None
+
+
+def verify_counts(es: Elasticsearch, names: IndexNames, version: str, expected: dict[str, int]) -> None:
+    for kind in VERSIONED_KINDS:
+        index = names.concrete(kind, version)
+        es.indices.put_settings(index=index, settings={"index": {"refresh_interval": "1s"}})
+        es.indices.refresh(index=index)
+        actual = es.count(index=index)["count"]
+        if kind in expected and actual != expected[kind]:
+            raise IndexLoadError(f"{index} holds {actual} documents, expected {expected[kind]}: aliases not switched")
+
+
+def switch_to(es: Elasticsearch, names: IndexNames, version: str) -> None:
+    actions = []
+    for kind in VERSIONED_KINDS:
+        alias = names.alias(kind)
+        actions.append({"remove": {"index": names.concrete(kind, "*"), "alias": alias, "must_exist": False}})
+        actions.append({"add": {"index": names.concrete(kind, version), "alias": alias}})
+    es.indices.update_aliases(actions=actions)
+    log.info("aliases %s* now point at version %s", names.prefix, version)
+
+
+def publish(es: Elasticsearch, names: IndexNames, version: str, expected: dict[str, int]) -> list[str]:
+    """Verify, switch every alias at once, prune old versions; returns the pruned versions."""
+    verify_counts(es, names, version, expected)
+    switch_to(es, names, version)
+    return prune(es, names, keep=KEEP_VERSIONS)
+
+
+def prune(es: Elasticsearch, names: IndexNames, *, keep: int = KEEP_VERSIONS) -> list[str]:
+    serving = serving_version(es, names)
+    all_versions = versions(es, names)
+    keep_set = set(all_versions[-keep:]) | {serving}
+    dropped = [v for v in all_versions if v not in keep_set]
+    for version in dropped:
+        drop_version(es, names, version)
+    return dropped
+
+
+def drop_version(es: Elasticsearch, names: IndexNames, version: str) -> None:
+    for kind in VERSIONED_KINDS:
+        es.indices.delete(index=names.concrete(kind, version), ignore_unavailable=True)
+
+
+def rollback(es: Elasticsearch, names: IndexNames) -> str:
+    """Serve the version before the current one."""
+    current = serving_version(es, names)
+    older = [v for v in versions(es, names) if current is None or v < current]
+    if not older:
+        raise NoSuchVersion(f"no version older than {current} is kept under {names.prefix}*")
+    switch_to(es, names, older[-1])
+    return older[-1]
+
+
+def status(es: Elasticsearch, names: IndexNames) -> list[dict]:
+    serving = serving_version(es, names)
+    rows = []
+    for version in versions(es, names):
+        counts = {kind: es.count(index=names.concrete(kind, version))["count"] for kind in VERSIONED_KINDS}
+        rows.append({"version": version, "serving": version == serving, **counts})
+    return rows

@@ -1,0 +1,90 @@
+"""Finding movies: title search, title lookup with alternatives, autocomplete, by id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from elasticsearch import AsyncElasticsearch, NotFoundError
+
+from search import queries
+from search.indices import IndexNames
+
+VECTOR_SOURCE = [*queries.MOVIE_SOURCE, "item_vector", "audience_vector"]
+ALTERNATIVES = 4
+# A candidate within this fraction of the best score is a real alternative, not noise.
+ALTERNATIVE_SCORE_RATIO = 0.6
+
+
+@dataclass
+class MovieNotFound(LookupError):
+    query: str
+    suggestions: list[dict] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return f"no movie matches {self.query!r}"
+
+
+def movie_hit(hit: dict) -> dict:
+    src = hit["_source"]
+    return {
+        "movie_id": src["movie_id"],
+        "title": src["title"],
+        "year": src.get("year"),
+        "genres": src.get("genres", []),
+        "score": hit.get("_score"),
+        "avg_rating": src.get("avg_rating"),
+        "num_ratings": src.get("num_ratings", 0),
+    }
+
+
+async def search_titles(es: AsyncElasticsearch, names: IndexNames, query: str, *, limit: int = 10) -> list[dict]:
+    resp = await es.search(index=names.movies, body=queries.title_search_body(query, limit=limit))
+    return [movie_hit(hit) for hit in resp["hits"]["hits"]]
+
+
+@dataclass
+class ResolvedMovie:
+    movie: dict
+    alternatives: list[dict]
+    item_vector: list[float] | None
+    audience_vector: list[float] | None
+
+
+async def resolve_title(es: AsyncElasticsearch, names: IndexNames, title: str) -> ResolvedMovie:
+    """The movie a user meant by `title`, with the close alternatives; MovieNotFound with suggestions."""
+    body = queries.title_search_body(title, limit=ALTERNATIVES + 1, source=VECTOR_SOURCE)
+    hits = (await es.search(index=names.movies, body=body))["hits"]["hits"]
+    if not hits:
+        raise MovieNotFound(title, await suggest(es, names, title, size=5))
+    best = hits[0]
+    floor = (best.get("_score") or 0) * ALTERNATIVE_SCORE_RATIO
+    alternatives = [movie_hit(h) for h in hits[1:] if (h.get("_score") or 0) >= floor]
+    src = best["_source"]
+    return ResolvedMovie(movie_hit(best), alternatives, src.get("item_vector"), src.get("audience_vector"))
+
+
+async def get_movie(es: AsyncElasticsearch, names: IndexNames, movie_id: int, *, with_vectors: bool = False) -> dict:
+    try:
+        doc = await es.get(index=names.movies, id=str(movie_id))
+    except NotFoundError:
+        raise MovieNotFound(str(movie_id)) from None
+    src = doc["_source"]
+    if not with_vectors:
+        src = {k: v for k, v in src.items() if k not in ("item_vector", "audience_vector", "suggest")}
+    return src
+
+
+async def suggest(es: AsyncElasticsearch, names: IndexNames, prefix: str, *, size: int = 10) -> list[dict]:
+    if not queries.normalize(prefix):
+        return []
+    resp = await es.search(index=names.movies, body=queries.suggest_body(prefix, size=size))
+    options = resp.get("suggest", {}).get("titles", [{}])[0].get("options", [])
+    return [
+        {
+            "movie_id": opt["_source"]["movie_id"],
+            "title": opt["_source"]["title"],
+            "year": opt["_source"].get("year"),
+            "num_ratings": opt["_source"].get("num_ratings", 0),
+        }
+        for opt in options
+    ]

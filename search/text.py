@@ -1,0 +1,62 @@
+"""Title normalisation shared by indexing and querying.
+
+The integ-test-zip server has no asciifolding or edge n-grams, so folding happens here, in one
+function used on both sides: what the index holds and what a user types meet in the same form.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+# Letters NFKD does not decompose into ASCII.
+_SPECIAL = str.maketrans({"ø": "o", "Ø": "o", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ß": "ss",
+                          "ł": "l", "Ł": "l", "đ": "d", "Đ": "d", "ð": "d", "þ": "th", "ı": "i"})
+# "i", "v" and "x" are left alone: "I, Robot", "Malcolm X".
+_ROMAN = {"ii": "2", "iii": "3", "iv": "4", "vi": "6", "vii": "7", "viii": "8", "ix": "9"}
+_LEADING_ARTICLES = {"the", "a", "an", "le", "la", "les", "l", "el", "los", "las", "il", "der", "die", "das"}
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+YEAR_MIN, YEAR_MAX = 1870, 2100
+
+
+def fold(text: str) -> str:
+    text = unicodedata.normalize("NFKD", html.unescape(text).translate(_SPECIAL))
+    return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+
+def normalize(text: str | None) -> str:
+    """Lowercase ASCII words: accents folded, `&` -> and, roman numerals -> digits, no punctuation."""
+    if not text:
+        return ""
+    text = fold(text).lower().replace("&", " and ")
+    text = re.sub(r"['\u2019`]", "", text)  # "Schindler's" -> "schindlers", not "schindler s"
+    tokens = _NON_WORD.sub(" ", text).split()
+    return " ".join(_ROMAN.get(tok, tok) for tok in tokens)
+
+
+def strip_article(normalized: str) -> str:
+    head, _, rest = normalized.partition(" ")
+    return rest if head in _LEADING_ARTICLES and rest else normalized
+
+
+def title_variants(*titles: str | None) -> list[str]:
+    """Every normalised form a movie can be found under, without duplicates, in order."""
+    seen: dict[str, None] = {}
+    for title in titles:
+        norm = normalize(title)
+        for form in (norm, strip_article(norm)):
+            if form:
+                seen.setdefault(form)
+    return list(seen)
+
+
+def split_query_year(query: str) -> tuple[str, int | None]:
+    """`heat 1995` -> (`heat`, 1995); a lone number (`1917`, `2012`) stays the title."""
+    norm = normalize(query)
+    tokens = norm.split()
+    if len(tokens) > 1 and tokens[-1].isdigit() and len(tokens[-1]) == 4:
+        year = int(tokens[-1])
+        if YEAR_MIN <= year <= YEAR_MAX:
+            return " ".join(tokens[:-1]), year
+    return norm, None

@@ -1,0 +1,34 @@
+"""Dependencies injected into routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from elasticsearch import AsyncElasticsearch
+from fastapi import Depends, Header, HTTPException, Request
+
+from movierec.config import Settings, get_settings
+from search.indices import IndexNames
+
+
+def get_es(request: Request) -> AsyncElasticsearch:
+    return request.app.state.es
+
+
+def get_names(settings: Annotated[Settings, Depends(get_settings)]) -> IndexNames:
+    return IndexNames(settings.index_prefix)
+
+
+def require_api_key(
+    settings: Annotated[Settings, Depends(get_settings)],
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> None:
+    """Writes need `X-API-Key` when MOVIEREC_API_KEY is set; reads stay open."""
+    if settings.api_key and x_api_key != settings.api_key:
+        raise HTTPException(status_code=401, detail="missing or wrong X-API-Key header")
+
+
+EsDep = Annotated[AsyncElasticsearch, Depends(get_es)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+NamesDep = Annotated[IndexNames, Depends(get_names)]
+WriteAccess = Depends(require_api_key)

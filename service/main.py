@@ -1,0 +1,44 @@
+"""The FastAPI app: lifespan (async ES client), error mapping, routers."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from elasticsearch import AsyncElasticsearch
+from fastapi import FastAPI
+
+from movierec.config import get_settings
+from service import errors
+from service.routes import health, movies, recommendations
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    settings = get_settings()
+    app.state.es = AsyncElasticsearch(settings.es_url, request_timeout=settings.es_timeout_s, max_retries=1)
+    if not settings.api_key:
+        log.warning("MOVIEREC_API_KEY is not set: rating writes are open (demo mode)")
+    try:
+        yield
+    finally:
+        await app.state.es.close()
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="movierec",
+        version="0.1.0",
+        description="Movie recommendations from ALS factor vectors served by Elasticsearch kNN.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(movies.router)
+    app.include_router(recommendations.router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Path, Query
+
+from search import movies, recommend
+from search.text import normalize
+from service.deps import EsDep, NamesDep
+from service.errors import not_found
+from service.schemas import Movie, RecommendationResponse, SearchResponse, SuggestResponse
+
+router = APIRouter(prefix="/movies", tags=["movies"])
+
+MovieId = Annotated[int, Path(ge=1, le=2**31 - 1, description="MovieLens movieId")]
+
+
+def _require_words(value: str, name: str) -> str:
+    if not normalize(value):
+        raise HTTPException(status_code=422, detail=f"{name} must contain letters or digits")
+    return value
+
+
+@router.get("/search", response_model=SearchResponse)
+async def search_movies(
+    es: EsDep,
+    names: NamesDep,
+    q: Annotated[str, Query(min_length=1, max_length=200, examples=["shawshenk redemption"])],
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> SearchResponse:
+    """Typo-tolerant title search: articles, accents, alternative titles, a year to disambiguate."""
+    results = await movies.search_titles(es, names, _require_words(q, "q"), limit=limit)
+    return SearchResponse(query=q, results=results)
+
+
+@router.get("/suggest", response_model=SuggestResponse)
+async def suggest_movies(
+    es: EsDep,
+    names: NamesDep,
+    prefix: Annotated[str, Query(min_length=1, max_length=100, examples=["eternal sunsh"])],
+    limit: Annotated[int, Query(ge=1, le=20)] = 10,
+) -> SuggestResponse:
+    """Autocomplete for a search box: titles starting with what was typed, most rated first."""
+    return SuggestResponse(prefix=prefix, suggestions=await movies.suggest(es, names, prefix, size=limit))
+
+
+@router.get("/{movie_id}", response_model=dict)
+async def get_movie(es: EsDep, names: NamesDep, movie_id: MovieId) -> dict:
+    """The movie record with its rating statistics."""
+    try:
+        return await movies.get_movie(es, names, movie_id)
+    except movies.MovieNotFound as exc:
+        raise not_found(f"no movie with id {movie_id}") from exc
+
+
+@router.get("/{movie_id}/similar", response_model=RecommendationResponse)
+async def similar_movies(
+    es: EsDep,
+    names: NamesDep,
+    movie_id: MovieId,
+    k: Annotated[int, Query(ge=1, le=100)] = 10,
+    mode: Literal["audience", "similar"] = "audience",
+) -> RecommendationResponse:
+    """`audience`: what people who liked this movie also liked; `similar`: nearest item vectors."""
+    try:
+        doc = await movies.get_movie(es, names, movie_id, with_vectors=True)
+    except movies.MovieNotFound as exc:
+        raise not_found(f"no movie with id {movie_id}") from exc
+    seed = movies.ResolvedMovie(
+        Movie(**{**doc, "score": None}).model_dump(), [], doc.get("item_vector"), doc.get("audience_vector")
+    )
+    try:
+        recs = await recommend.for_movie(es, names, seed, k=k, mode=mode)
+    except recommend.NoVector as exc:
+        raise not_found(str(exc)) from exc
+    return RecommendationResponse(movie=seed.movie, mode=mode, recommendations=recs)

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, Field, model_validator
+
+from search import movies, recommend
+from search.queries import MovieFilter
+from search.text import normalize
+from service.deps import EsDep, NamesDep
+from service.errors import not_found
+from service.schemas import Filters, RecommendationResponse
+
+router = APIRouter(tags=["recommendations"])
+
+
+class RecommendationRequest(BaseModel):
+    title: str | None = Field(None, max_length=200, examples=["toy story"])
+    titles: list[str] | None = Field(None, max_length=20, examples=[["toy story", "shrek"]])
+    k: int = Field(10, ge=1, le=100)
+    mode: Literal["audience", "similar"] = "audience"
+    filters: Filters = Field(default_factory=Filters)
+
+    @model_validator(mode="after")
+    def _one_seed(self):
+        seeds = [self.title] if self.title else (self.titles or [])
+        if not seeds or any(not normalize(t) for t in seeds):
+            raise ValueError("give `title` or a non-empty `titles` list, each with letters or digits")
+        return self
+
+
+def to_filter(filters: Filters) -> MovieFilter:
+    return MovieFilter(
+        genres_any=tuple(filters.genres),
+        genres_none=tuple(filters.exclude_genres),
+        year_min=filters.year_min,
+        year_max=filters.year_max,
+        min_ratings=filters.min_ratings,
+    )
+
+
+async def _resolve(es, names, title: str) -> movies.ResolvedMovie:
+    try:
+        return await movies.resolve_title(es, names, title)
+    except movies.MovieNotFound as exc:
+        raise not_found(f"no movie matches {title!r}", exc.suggestions) from exc
+
+
+async def recommend_titles(es, names, request: RecommendationRequest) -> RecommendationResponse:
+    flt = to_filter(request.filters)
+    try:
+        if request.title:
+            seed = await _resolve(es, names, request.title)
+            recs = await recommend.for_movie(es, names, seed, k=request.k, mode=request.mode, flt=flt)
+            return RecommendationResponse(
+                movie=seed.movie, alternatives=seed.alternatives, mode=request.mode, recommendations=recs
+            )
+        seeds = [await _resolve(es, names, t) for t in request.titles or []]
+        recs = await recommend.for_movies(es, names, seeds, k=request.k, flt=flt)
+    except recommend.NoVector as exc:
+        raise not_found(str(exc)) from exc
+    return RecommendationResponse(movies=[s.movie for s in seeds], mode="audience", recommendations=recs)
+
+
+@router.get("/recommendations", response_model=RecommendationResponse)
+async def recommendations_for_title(
+    es: EsDep,
+    names: NamesDep,
+    title: Annotated[str, Query(min_length=1, max_length=200, examples=["toy story"])],
+    k: Annotated[int, Query(ge=1, le=100)] = 10,
+    mode: Literal["audience", "similar"] = "audience",
+    genres: Annotated[list[str] | None, Query()] = None,
+    year_min: Annotated[int | None, Query(ge=1870, le=2100)] = None,
+    year_max: Annotated[int | None, Query(ge=1870, le=2100)] = None,
+    min_ratings: Annotated[int | None, Query(ge=0)] = None,
+) -> RecommendationResponse:
+    """Find the movie (typo-tolerant), then kNN over item vectors with its audience vector."""
+    if not normalize(title):
+        raise HTTPException(status_code=422, detail="title must contain letters or digits")
+    filters = Filters(genres=genres or [], year_min=year_min, year_max=year_max, min_ratings=min_ratings)
+    return await recommend_titles(es, names, RecommendationRequest(title=title, k=k, mode=mode, filters=filters))
+
+
+@router.post("/recommendations", response_model=RecommendationResponse)
+async def recommendations_post(es: EsDep, names: NamesDep, request: RecommendationRequest) -> RecommendationResponse:
+    """One liked title, or several (their audience vectors are averaged), with filters."""
+    return await recommend_titles(es, names, request)

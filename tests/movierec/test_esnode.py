@@ -1,0 +1,86 @@
+import socket
+from pathlib import Path
+
+import pytest
+
+from movierec.config import Settings
+from movierec.esnode import EsNodeError, LocalNode, find_jdk, java_major, min_jdk_for, port_of
+
+
+def fake_jdk(root: Path, name: str, version: str) -> Path:
+    home = root / name
+    (home / "bin").mkdir(parents=True)
+    (home / "bin" / "java").write_text("#!/bin/sh\n")
+    (home / "release").write_text(f'IMPLEMENTOR="test"\nJAVA_VERSION="{version}"\n')
+    return home
+
+
+def test_java_major_reads_the_release_file(tmp_path):
+    assert java_major(fake_jdk(tmp_path, "a", "25.0.1")) == 25
+    assert java_major(fake_jdk(tmp_path, "b", "1.8.0_392")) == 8
+
+
+def test_min_jdk_follows_the_server_major():
+    assert min_jdk_for("8.19.21") == 17
+    assert min_jdk_for("9.1.0") == 21
+
+
+def test_no_jdk_gives_a_clear_error_naming_what_was_searched(tmp_path):
+    fake_jdk(tmp_path, "old-jdk", "11.0.2")
+    with pytest.raises(EsNodeError) as err:
+        find_jdk("8.19.21", env={}, search_dirs=(tmp_path, tmp_path / "nowhere"))
+    message = str(err.value)
+    assert "No JDK 17+" in message and "ES_JAVA_HOME" in message
+    assert "old-jdk (JDK 11)" in message and "nowhere (missing)" in message
+
+
+def test_es_java_home_too_old_is_rejected(tmp_path):
+    home = fake_jdk(tmp_path, "jdk11", "11.0.2")
+    with pytest.raises(EsNodeError, match="is JDK 11; Elasticsearch 8.19.21 needs JDK 17"):
+        find_jdk("8.19.21", env={"ES_JAVA_HOME": str(home)})
+
+
+def test_es_java_home_not_a_jdk(tmp_path):
+    with pytest.raises(EsNodeError, match="is not a JDK"):
+        find_jdk("8.19.21", env={"ES_JAVA_HOME": str(tmp_path)})
+
+
+def test_newest_suitable_jdk_wins(tmp_path):
+    fake_jdk(tmp_path, "jdk17", "17.0.15")
+    fake_jdk(tmp_path, "jdk21", "21.0.4")
+    fake_jdk(tmp_path, "jdk11", "11.0.2")
+    jdk = find_jdk("8.19.21", env={}, search_dirs=(tmp_path,))
+    assert (jdk.home.name, jdk.major) == ("jdk21", 21)
+
+
+def test_only_local_urls_are_managed():
+    assert port_of("http://127.0.0.1:9250") == 9250
+    with pytest.raises(EsNodeError, match="not local"):
+        port_of("http://search.example.com:9200")
+
+
+def test_port_taken_by_a_foreign_process_is_a_clear_error(tmp_path):
+    with socket.socket() as foreign:
+        foreign.bind(("127.0.0.1", 0))
+        foreign.listen()
+        port = foreign.getsockname()[1]
+        node = LocalNode(Settings(MOVIEREC_ES_HOME=tmp_path), url=f"http://127.0.0.1:{port}")
+        with pytest.raises(EsNodeError, match=f"port {port} on 127.0.0.1 is taken by another process"):
+            node.up(wait_s=5)
+    assert not (tmp_path / f"node-{port}" / "es.pid").exists()
+
+
+@pytest.mark.es
+def test_up_twice_is_fine_and_status_reports_the_node(es_url):
+    node = LocalNode(Settings(), url=es_url)
+    assert node.up().startswith("already running")
+    status = node.status()
+    assert status.running and status.pid
+    assert status.health["status"] in ("green", "yellow")
+    assert "8.19.21" in status.describe() and es_url in status.describe()
+
+
+def test_status_of_a_node_that_is_not_running(tmp_path):
+    status = LocalNode(Settings(MOVIEREC_ES_HOME=tmp_path), url="http://127.0.0.1:9299").status()
+    assert not status.running
+    assert "not running" in status.describe()

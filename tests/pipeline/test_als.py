@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+
+from pipeline.als import AlsParams, audience_vectors, embedding_2d, fit_als, item_factors, user_factors
+
+pytestmark = pytest.mark.spark
+
+
+@pytest.fixture(scope="module")
+def checkerboard(spark, tmp_path_factory):
+    """Even users like even items, odd users odd items: the right neighbours are known."""
+    spark.sparkContext.setCheckpointDir(str(tmp_path_factory.mktemp("ckpt")))
+    rows = [(u, i, 5.0) for u in range(20) for i in range(20) if u % 2 == i % 2 and (u + i) % 3]
+    return spark.createDataFrame(rows, "userId int, movieId int, rating double")
+
+
+@pytest.fixture(scope="module")
+def model(checkerboard):
+    return fit_als(checkerboard, AlsParams(rank=4, reg_param=0.01, max_iter=10, implicit=True, alpha=10.0, seed=1))
+
+
+def vectors(df, key, col):
+    return {row[key]: np.array(row[col]) for row in df.collect()}
+
+
+def test_nearest_item_has_the_same_parity(model):
+    items = vectors(item_factors(model), "movieId", "item_vector")
+    for item, vec in items.items():
+        others = {j: v for j, v in items.items() if j != item}
+        nearest = max(others, key=lambda j: vec @ others[j] / np.linalg.norm(others[j]))
+        assert nearest % 2 == item % 2
+
+
+def test_audience_vector_recommends_what_that_audience_likes(model, checkerboard):
+    users = user_factors(model)
+    audience = vectors(audience_vectors(checkerboard, users), "movieId", "audience_vector")
+    items = vectors(item_factors(model), "movieId", "item_vector")
+    for seed in (0, 1):
+        scores = {j: audience[seed] @ v for j, v in items.items() if j != seed}
+        top5 = sorted(scores, key=scores.get, reverse=True)[:5]
+        assert all(j % 2 == seed % 2 for j in top5)
+
+
+def test_embedding_2d_gives_two_coordinates_per_item(model):
+    rows = embedding_2d(item_factors(model)).collect()
+    assert len(rows) == 20
+    assert all(r.embedding_x is not None and r.embedding_y is not None for r in rows)

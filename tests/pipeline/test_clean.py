@@ -1,0 +1,71 @@
+import pytest
+
+from pipeline.clean import CleaningReport, clean_movies, clean_ratings, drop_unknown_movies
+
+pytestmark = pytest.mark.spark
+
+
+def raw_ratings(spark, rows):
+    return spark.createDataFrame(rows, "userId string, movieId string, rating string, timestamp string")
+
+
+def test_bad_ratings_are_rejected_with_reasons(spark):
+    report = CleaningReport()
+    ratings, rejected = clean_ratings(
+        raw_ratings(
+            spark,
+            [
+                ("1", "10", "4.0", "100"),
+                ("1", "11", "7.5", "100"),  # out of range
+                ("x", "10", "3.0", "100"),  # bad user id
+                ("2", "10", "", "100"),  # missing rating
+                ("2", "11", "3.0", "100"),  # older duplicate
+                ("2", "11", "4.5", "200"),  # latest wins
+                (" 3 ", "12", "0.5", "100"),  # padded ids are fine
+            ],
+        ),
+        report,
+    )
+    got = {(r.userId, r.movieId): r.rating for r in ratings.collect()}
+    assert got == {(1, 10): 4.0, (2, 11): 4.5, (3, 12): 0.5}
+    reasons = sorted(r.reason for r in rejected.collect())
+    assert reasons == [
+        "duplicate (userId, movieId): older rating",
+        "rating missing or not a number",
+        "rating outside 0.5..5.0",
+        "userId missing or not an integer",
+    ]
+    assert any(r.line == "1,11,7.5,100" for r in rejected.collect())
+    assert report.counts["ratings rejected: rating outside 0.5..5.0"] == 1
+
+
+def test_movies_are_parsed_split_and_linked(spark):
+    raw = spark.createDataFrame(
+        [
+            ("1", "Matrix, The (1999)", "Action|Sci-Fi"),
+            ("2", "Babylon 5", "(no genres listed)"),
+            ("3", "Seven (a.k.a. Se7en) (1995)", "Crime|Crime"),
+            ("oops", "Broken (2000)", "Drama"),
+            ("4", "", "Drama"),
+        ],
+        "movieId string, title string, genres string",
+    )
+    links = spark.createDataFrame([("1", "0133093", "603"), ("2", "0105946", "")], "movieId string, imdbId string, tmdbId string")
+    report = CleaningReport()
+    movies, rejected = clean_movies(raw, links, report)
+    got = {r.movieId: r for r in movies.collect()}
+    assert got[1].title == "The Matrix" and got[1].year == 1999 and got[1].genres == ["Action", "Sci-Fi"]
+    assert got[1].imdb_id == "tt0133093" and got[1].tmdb_id == "603"
+    assert got[2].year is None and got[2].genres == [] and got[2].tmdb_id is None
+    assert got[3].alt_titles == ["Se7en"] and got[3].genres == ["Crime"]
+    assert sorted(r.reason for r in rejected.collect()) == ["movieId missing or not an integer", "title missing"]
+    assert report.counts["movies no genres"] == 1
+    assert report.counts["movies no year"] == 1
+
+
+def test_ratings_of_unknown_movies_are_counted(spark):
+    ratings, _ = clean_ratings(raw_ratings(spark, [("1", "1", "4", "1"), ("1", "99", "4", "1")]))
+    movies = spark.createDataFrame([(1,)], "movieId int")
+    report = CleaningReport()
+    assert drop_unknown_movies(ratings, movies, report).count() == 1
+    assert report.counts["ratings of unknown movieId (dropped)"] == 1

@@ -1,0 +1,65 @@
+import pytest
+from elasticsearch import helpers
+
+from movierec.config import PROJECT_ROOT
+from search import indices
+
+pytestmark = pytest.mark.es
+MAPPINGS = PROJECT_ROOT / "mappings"
+
+
+def load(es, names, version, n_movies):
+    indices.create_version(es, names, version, dims=2, mappings_dir=MAPPINGS)
+    docs = [
+        {"_index": names.concrete("movies", version), "_id": str(i), "movie_id": i, "title": f"{version} {i}",
+         "item_vector": [1.0, float(i)]}
+        for i in range(n_movies)
+    ]
+    helpers.bulk(es, docs)
+    return {"movies": n_movies, "users": 0, "ratings": 0}
+
+
+def titles(es, names):
+    es.indices.refresh(index=names.movies)
+    return {hit["_source"]["title"].split()[0] for hit in es.search(index=names.movies, size=50)["hits"]["hits"]}
+
+
+def test_mapping_files_define_the_indices_and_dims_follow_the_model():
+    body = indices.load_mapping(MAPPINGS, "movies", dims=48)
+    props = body["mappings"]["properties"]
+    assert props["item_vector"]["dims"] == 48 and props["audience_vector"]["dims"] == 48
+    assert props["item_vector"]["similarity"] == "max_inner_product"
+    assert indices.load_mapping(MAPPINGS, "users", dims=7)["mappings"]["properties"]["user_vector"]["dims"] == 7
+
+
+def test_publish_switches_all_aliases_and_rollback_returns(es, prefix):
+    names = indices.IndexNames(prefix)
+    indices.publish(es, names, "v1", load(es, names, "v1", 3))
+    assert indices.serving_version(es, names) == "v1" and titles(es, names) == {"v1"}
+    indices.publish(es, names, "v2", load(es, names, "v2", 4))
+    assert indices.serving_version(es, names) == "v2" and titles(es, names) == {"v2"}
+    for kind in indices.VERSIONED_KINDS:
+        assert list(es.indices.get_alias(name=names.alias(kind))) == [names.concrete(kind, "v2")]
+    assert indices.rollback(es, names) == "v1"
+    assert titles(es, names) == {"v1"}
+    with pytest.raises(indices.NoSuchVersion):
+        indices.rollback(es, names)
+
+
+def test_old_versions_are_pruned_keeping_the_previous_one(es, prefix):
+    names = indices.IndexNames(prefix)
+    for version in ("v1", "v2", "v3"):
+        indices.publish(es, names, version, load(es, names, version, 1))
+    assert indices.versions(es, names) == ["v2", "v3"]
+    rows = indices.status(es, names)
+    assert [(r["version"], r["serving"], r["movies"]) for r in rows] == [("v2", False, 1), ("v3", True, 1)]
+
+
+def test_incomplete_load_leaves_the_old_version_serving(es, prefix):
+    names = indices.IndexNames(prefix)
+    indices.publish(es, names, "v1", load(es, names, "v1", 3))
+    expected = load(es, names, "v2", 2)
+    expected["movies"] = 5  # three documents never arrived
+    with pytest.raises(indices.IndexLoadError, match="holds 2 documents, expected 5"):
+        indices.publish(es, names, "v2", expected)
+    assert indices.serving_version(es, names) == "v1" and titles(es, names) == {"v1"}
