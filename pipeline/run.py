@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 from elasticsearch import Elasticsearch
 from pyspark.sql import SparkSession
 
@@ -18,6 +19,7 @@ from movierec.config import Settings
 from pipeline import als, clean, evaluate, export, features
 from pipeline.load import load_movielens
 from search import indices
+from search.foldin import item_gram
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +128,8 @@ def run_pipeline(
         model = als.fit_als(ratings, options.params)
         items = als.item_factors(model).cache()
         user_vectors = als.user_factors(model)
+        # The real-time fold-in needs YtY of exactly these factors.
+        gram = item_gram(np.array([row["item_vector"] for row in items.collect()], dtype=np.float64))
         detail.append(f"rank {options.params.rank}, {items.count()} item vectors")
 
     with _stage(report, "vectors", progress) as detail:
@@ -141,8 +145,9 @@ def run_pipeline(
         detail.append(f"{movie_docs.count()} movie docs, {user_docs.count()} user docs")
 
     card = _model_card(report, options, settings)
+    card["item_gram"] = gram.tolist()
     report.model_card_path = run_dir / "model_card.json"
-    report.model_card_path.write_text(json.dumps(card, indent=2, default=str))
+    report.model_card_path.write_text(json.dumps({k: v for k, v in card.items() if k != "item_gram"}, indent=2, default=str))
 
     if options.index and es is not None:
         with _stage(report, "index", progress) as detail:

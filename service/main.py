@@ -9,8 +9,9 @@ from elasticsearch import AsyncElasticsearch
 from fastapi import FastAPI
 
 from movierec.config import get_settings
-from service import errors
-from service.routes import health, movies, recommendations
+from search.ratings import ModelCache
+from service import errors, metrics
+from service.routes import health, movies, recommendations, users
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 async def lifespan(app: FastAPI):
     settings = get_settings()
     app.state.es = AsyncElasticsearch(settings.es_url, request_timeout=settings.es_timeout_s, max_retries=1)
+    app.state.models = ModelCache()
     if not settings.api_key:
         log.warning("MOVIEREC_API_KEY is not set: rating writes are open (demo mode)")
     try:
@@ -35,9 +37,11 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    metrics.install(app)
     app.include_router(health.router)
     app.include_router(movies.router)
     app.include_router(recommendations.router)
+    app.include_router(users.router)
     return app
 
 

@@ -45,3 +45,23 @@ def test_embedding_2d_gives_two_coordinates_per_item(model):
     rows = embedding_2d(item_factors(model)).collect()
     assert len(rows) == 20
     assert all(r.embedding_x is not None and r.embedding_y is not None for r in rows)
+
+
+def test_fold_in_reproduces_sparks_user_vectors(model, checkerboard):
+    """Spark's last step solves users given the final item factors: fold-in must agree."""
+    from search.foldin import fold_in_user, item_gram
+
+    items = vectors(item_factors(model), "movieId", "item_vector")
+    users = vectors(user_factors(model), "userId", "user_vector")
+    all_items = np.array(list(items.values()))
+    for user in (0, 1, 7):
+        rows = [r for r in checkerboard.collect() if r.userId == user]
+        got = fold_in_user(
+            np.array([items[r.movieId] for r in rows]),
+            [r.rating for r in rows],
+            reg_param=0.01,
+            implicit=True,
+            alpha=10.0,
+            gram=item_gram(all_items),
+        )
+        assert np.allclose(got, users[user], atol=1e-3), user

@@ -1,0 +1,200 @@
+"""Real-time ratings: store the rating, fold the user into the current model, write the vector back.
+
+Concurrent ratings for one user are safe: the user document is written with
+`if_seq_no`/`if_primary_term` and a writer that lost the race re-reads every rating and retries,
+so the last successful write always includes every stored rating. If the vector update fails for
+good, the rating write is undone (restored or deleted), so nothing is left half-written.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from elasticsearch import AsyncElasticsearch, ConflictError, NotFoundError
+
+from search.foldin import fold_in_user
+from search.indices import IndexNames
+from search.movies import MovieNotFound
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+MAX_USER_RATINGS = 10_000
+
+
+class ModelUnavailable(RuntimeError):
+    """No model card for the serving version: nothing to fold users into."""
+
+
+class RatingConflict(RuntimeError):
+    """Too many concurrent writers for one user; the rating was not stored."""
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    version: str
+    implicit: bool
+    reg_param: float
+    alpha: float
+    gram: np.ndarray | None
+
+
+class ModelCache:
+    """Model cards by version; a new pipeline run brings a new version, so entries never go stale."""
+
+    def __init__(self) -> None:
+        self._cards: dict[tuple[str, str], ModelCard] = {}
+
+    async def current(self, es: AsyncElasticsearch, names: IndexNames) -> ModelCard:
+        try:
+            aliased = await es.indices.get_alias(name=names.movies)
+        except NotFoundError:
+            raise ModelUnavailable("no model is serving yet: run `movierec pipeline run`") from None
+        version = next(iter(aliased)).removeprefix(names.concrete("movies", ""))
+        key = (names.prefix, version)
+        if key not in self._cards:
+            try:
+                doc = (await es.get(index=names.models, id=version))["_source"]
+            except NotFoundError:
+                raise ModelUnavailable(f"model card {version} is missing from {names.models}") from None
+            params = doc["params"]
+            gram = np.array(doc["item_gram"]) if doc.get("item_gram") else None
+            self._cards[key] = ModelCard(version, params["implicit"], params["reg_param"], params["alpha"], gram)
+        return self._cards[key]
+
+
+@dataclass
+class RatingResult:
+    user_id: int
+    movie_id: int
+    rating: float
+    num_ratings: int
+    vector_source: str
+    model_version: str
+    attempts: int
+
+
+def rating_id(user_id: int, movie_id: int) -> str:
+    return f"{user_id}_{movie_id}"
+
+
+async def add_rating(
+    es: AsyncElasticsearch, names: IndexNames, model: ModelCard, user_id: int, movie_id: int, rating: float
+) -> RatingResult:
+    try:
+        movie = (await es.get(index=names.movies, id=str(movie_id), source_includes=["title", "genres"]))["_source"]
+    except NotFoundError:
+        raise MovieNotFound(str(movie_id)) from None
+    doc_id = rating_id(user_id, movie_id)
+    try:
+        previous = (await es.get(index=names.ratings, id=doc_id))["_source"]
+    except NotFoundError:
+        previous = None
+    now = int(time.time())
+    rating_doc = {
+        "user_id": user_id,
+        "movie_id": movie_id,
+        "rating": rating,
+        "date": now,
+        "genres": movie.get("genres", []),
+        "title": movie.get("title"),
+        "source": "api",
+    }
+    # refresh=True: the fold-in below (and the next read) must see this rating.
+    await es.index(index=names.ratings, id=doc_id, document=rating_doc, refresh=True)
+    try:
+        return await _refold_user(es, names, model, user_id, movie_id, rating, now)
+    except BaseException:
+        await _undo(es, names, doc_id, previous)
+        raise
+
+
+async def _undo(es: AsyncElasticsearch, names: IndexNames, doc_id: str, previous: dict | None) -> None:
+    try:
+        if previous is None:
+            await es.delete(index=names.ratings, id=doc_id, refresh=True)
+        else:
+            await es.index(index=names.ratings, id=doc_id, document=previous, refresh=True)
+    except Exception:  # the original error matters more; this one is logged
+        log.exception("could not undo rating %s after a failed update", doc_id)
+
+
+async def user_ratings(es: AsyncElasticsearch, names: IndexNames, user_id: int) -> list[dict]:
+    resp = await es.search(
+        index=names.ratings,
+        size=MAX_USER_RATINGS,
+        query={"term": {"user_id": user_id}},
+        source=["movie_id", "rating", "date"],
+    )
+    return [hit["_source"] for hit in resp["hits"]["hits"]]
+
+
+async def _refold_user(es, names, model: ModelCard, user_id, movie_id, rating, now) -> RatingResult:
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            current = await es.get(index=names.users, id=str(user_id))
+        except NotFoundError:
+            current = None
+        rated = await user_ratings(es, names, user_id)
+        vector = await _fold_in(es, names, model, rated)
+        doc = _user_document(current["_source"] if current else {}, user_id, rated, vector, model.version)
+        try:
+            if current is None:
+                await es.create(index=names.users, id=str(user_id), document=doc, refresh=True)
+            else:
+                await es.index(
+                    index=names.users,
+                    id=str(user_id),
+                    document=doc,
+                    if_seq_no=current["_seq_no"],
+                    if_primary_term=current["_primary_term"],
+                    refresh=True,
+                )
+        except ConflictError:
+            log.info("user %s changed while folding in a rating (attempt %d); retrying", user_id, attempt)
+            continue
+        return RatingResult(user_id, movie_id, rating, len(rated), doc["vector_source"], model.version, attempt)
+    raise RatingConflict(f"user {user_id} was updated concurrently {MAX_ATTEMPTS} times; rating not stored")
+
+
+async def _fold_in(es, names, model: ModelCard, rated: list[dict]) -> list[float] | None:
+    if not rated:
+        return None
+    ids = [str(r["movie_id"]) for r in rated]
+    docs = (await es.mget(index=names.movies, ids=ids, source_includes=["item_vector"]))["docs"]
+    vectors, values = [], []
+    for doc, r in zip(docs, rated, strict=True):
+        vec = doc.get("_source", {}).get("item_vector") if doc.get("found") else None
+        if vec:  # movies unknown to the model carry no signal for it
+            vectors.append(vec)
+            values.append(r["rating"])
+    if not vectors:
+        return None
+    solved = fold_in_user(
+        np.array(vectors), values, reg_param=model.reg_param, implicit=model.implicit, alpha=model.alpha, gram=model.gram
+    )
+    return [float(x) for x in solved]
+
+
+def _user_document(previous: dict, user_id: int, rated: list[dict], vector, model_version: str) -> dict:
+    values = [r["rating"] for r in rated]
+    dates = [int(r["date"]) for r in rated if isinstance(r.get("date"), int | float)]
+    doc = {
+        **{k: v for k, v in previous.items() if k in ("favourite_genres", "activity_level", "consent")},
+        "user_id": user_id,
+        "num_ratings": len(values),
+        "avg_rating": statistics.fmean(values) if values else None,
+        "rating_std": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "first_rating_at": min(dates) if dates else None,
+        "last_rating_at": max(dates) if dates else None,
+        "vector_source": "fold-in" if vector else "none",
+        "model_version": model_version,
+        "updated_at": int(time.time() * 1000),
+    }
+    if vector:
+        doc["user_vector"] = vector
+    return {k: v for k, v in doc.items() if v is not None}

@@ -1,0 +1,129 @@
+import asyncio
+import itertools
+
+import numpy as np
+import pytest
+from elasticsearch import AsyncElasticsearch
+
+from search import ratings
+from search.indices import IndexNames
+
+pytestmark = [pytest.mark.es, pytest.mark.spark]
+_ids = itertools.count(900_001)
+
+TOY_STORY, TOY_STORY_2, LION_KING, ALADDIN, SHREK = 1, 3114, 364, 588, 4306
+SAW, HALLOWEEN = 8957, 1982
+
+
+@pytest.fixture
+def new_user(es, indexed):
+    """A user id unknown to the model; their ratings and document are removed afterwards."""
+    names = IndexNames(indexed.index_prefix)
+    user_id = next(_ids)
+    yield user_id
+    es.indices.refresh(index=names.ratings)
+    for hit in es.search(index=names.ratings, query={"term": {"user_id": user_id}}, size=100)["hits"]["hits"]:
+        es.delete(index=names.ratings, id=hit["_id"], refresh=True)
+    es.options(ignore_status=404).delete(index=names.users, id=str(user_id), refresh=True)
+
+
+def rec_ids(api, user_id, k=10):
+    body = api.get(f"/users/{user_id}/recommendations", params={"k": k}).json()
+    return body["source"], [r["movie_id"] for r in body["recommendations"]]
+
+
+def test_new_user_is_personalised_after_the_first_rating(api, new_user):
+    source, before = rec_ids(api, new_user)
+    assert source == "popular" and len(before) == 10
+    resp = api.post(f"/users/{new_user}/ratings", json={"movie_id": TOY_STORY, "rating": 5.0})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["num_ratings"] == 1 and resp.json()["vector_source"] == "fold-in"
+    source, after = rec_ids(api, new_user)
+    assert source == "personal" and TOY_STORY not in after and after != before
+
+
+def test_each_rating_changes_the_next_recommendations(api, new_user):
+    for movie in (TOY_STORY, LION_KING, ALADDIN):
+        api.post(f"/users/{new_user}/ratings", json={"movie_id": movie, "rating": 5.0})
+    _, family = rec_ids(api, new_user, k=20)
+    for movie in (SAW, HALLOWEEN):
+        api.post(f"/users/{new_user}/ratings", json={"movie_id": movie, "rating": 5.0})
+    _, mixed = rec_ids(api, new_user, k=20)
+    assert mixed != family
+    assert not {TOY_STORY, LION_KING, ALADDIN, SAW, HALLOWEEN} & set(mixed)
+
+
+def test_re_rating_a_movie_replaces_the_old_rating(api, new_user):
+    api.post(f"/users/{new_user}/ratings", json={"movie_id": SHREK, "rating": 2.0})
+    resp = api.post(f"/users/{new_user}/ratings", json={"movie_id": SHREK, "rating": 4.5})
+    assert resp.json()["num_ratings"] == 1
+
+
+def test_concurrent_ratings_for_one_user_are_all_counted(indexed, new_user, es):
+    names = IndexNames(indexed.index_prefix)
+    movies = [TOY_STORY, TOY_STORY_2, LION_KING, ALADDIN, SHREK, SAW]
+
+    async def go():
+        client = AsyncElasticsearch(indexed.es_url)
+        try:
+            model = await ratings.ModelCache().current(client, names)
+            return await asyncio.gather(
+                *(ratings.add_rating(client, names, model, new_user, m, 4.0) for m in movies)
+            )
+        finally:
+            await client.close()
+
+    results = asyncio.run(go())
+    user = es.get(index=names.users, id=str(new_user))["_source"]
+    assert user["num_ratings"] == len(movies)
+    assert max(r.attempts for r in results) >= 1
+
+
+def test_a_failed_vector_update_leaves_no_rating_behind(indexed, new_user, es):
+    names = IndexNames(indexed.index_prefix)
+    broken = ratings.ModelCard("v-broken", implicit=True, reg_param=0.1, alpha=10.0, gram=np.eye(3))  # wrong rank
+
+    async def go():
+        client = AsyncElasticsearch(indexed.es_url)
+        try:
+            await ratings.add_rating(client, names, broken, new_user, TOY_STORY, 4.0)
+        finally:
+            await client.close()
+
+    with pytest.raises(ValueError):
+        asyncio.run(go())
+    assert not es.exists(index=names.ratings, id=ratings.rating_id(new_user, TOY_STORY))
+    assert not es.exists(index=names.users, id=str(new_user))
+
+
+@pytest.mark.parametrize(
+    "payload", [{"movie_id": 1, "rating": 5.5}, {"movie_id": 1, "rating": 0}, {"movie_id": 0, "rating": 3}, {"rating": 3}]
+)
+def test_bad_ratings_are_422(api, new_user, payload):
+    resp = api.post(f"/users/{new_user}/ratings", json=payload)
+    assert resp.status_code == 422 and resp.json()["detail"]
+
+
+def test_rating_an_unknown_movie_is_404_and_stores_nothing(api, new_user, es, indexed):
+    resp = api.post(f"/users/{new_user}/ratings", json={"movie_id": 999_999_999, "rating": 3.0})
+    assert resp.status_code == 404
+    assert not es.exists(index=IndexNames(indexed.index_prefix).users, id=str(new_user))
+
+
+def test_writes_need_the_api_key_when_one_is_set(api, new_user, monkeypatch):
+    from movierec.config import get_settings
+
+    monkeypatch.setenv("MOVIEREC_API_KEY", "s3cret")
+    get_settings.cache_clear()
+    url = f"/users/{new_user}/ratings"
+    assert api.post(url, json={"movie_id": 1, "rating": 4.0}).status_code == 401
+    assert api.post(url, json={"movie_id": 1, "rating": 4.0}, headers={"X-API-Key": "nope"}).status_code == 401
+    assert api.post(url, json={"movie_id": 1, "rating": 4.0}, headers={"X-API-Key": "s3cret"}).status_code == 200
+    assert api.get(f"/users/{new_user}/recommendations").status_code == 200  # reads stay open
+
+
+def test_metrics_exposes_counts_and_latency(api):
+    api.get("/movies/search", params={"q": "heat"})
+    text = api.get("/metrics").text
+    assert 'movierec_http_requests_total{method="GET",route="/movies/search",status="200"}' in text
+    assert 'movierec_http_request_duration_seconds_bucket{method="GET",route="/movies/search",le="+Inf"}' in text
