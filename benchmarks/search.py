@@ -12,7 +12,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import time
+from pathlib import Path
+
+if not __package__:  # run as a file, this folder would shadow the `search` package
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import numpy as np
 from elasticsearch import AsyncElasticsearch, Elasticsearch, helpers

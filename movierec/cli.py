@@ -11,6 +11,7 @@ import typer
 
 from movierec.config import get_settings
 from movierec.esnode import EsNodeError, LocalNode
+from pipeline.als import AlsParams
 
 app = typer.Typer(help="movierec: Spark ALS + Elasticsearch kNN + FastAPI movie recommender.", no_args_is_help=True)
 es_app = typer.Typer(help="The local Elasticsearch node (integ-test-zip build from Maven Central).", no_args_is_help=True)
@@ -19,6 +20,8 @@ index_app = typer.Typer(help="Versioned indices and their aliases.", no_args_is_
 app.add_typer(es_app, name="es")
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(index_app, name="index")
+data_app = typer.Typer(help="MovieLens datasets: download from GroupLens, or synthesize for scale tests.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -95,16 +98,16 @@ def _require_es(es) -> None:
 @pipeline_app.command("run")
 def pipeline_run(
     data: Annotated[Path | None, typer.Option(help="MovieLens folder (default: the bundled ml-latest-small)")] = None,
-    rank: int = 32,
-    reg_param: float = 0.1,
-    max_iter: int = 10,
-    alpha: float = 10.0,
+    rank: Annotated[int, typer.Option(help="ALS rank (served implicit model)")] = AlsParams.rank,
+    reg_param: float = AlsParams.reg_param,
+    max_iter: int = AlsParams.max_iter,
+    alpha: Annotated[float, typer.Option(help="implicit confidence: 1 + alpha * rating")] = AlsParams.alpha,
     evaluate: Annotated[bool, typer.Option(help="hold out 20% and report metrics first")] = True,
+    tune: Annotated[bool, typer.Option(help="grid-search rank/regParam/alpha on the training split")] = False,
     max_users: Annotated[int | None, typer.Option(help="only the first N users (quick runs)")] = None,
     index: Annotated[bool, typer.Option(help="write to Elasticsearch and switch aliases")] = True,
 ) -> None:
     """Load, clean, engineer features, train ALS, evaluate, export and index."""
-    from pipeline.als import AlsParams
     from pipeline.load import DatasetError
     from pipeline.run import ExportFailed, RunOptions, run_pipeline
     from pipeline.spark import build_session
@@ -116,10 +119,14 @@ def pipeline_run(
     es = _es_client() if index else None
     if es is not None:
         _require_es(es)
+    from pipeline.download import progress_bar
+
     options = RunOptions(
+        bar=progress_bar,
         data=folder,
         params=AlsParams(rank=rank, reg_param=reg_param, max_iter=max_iter, alpha=alpha),
         evaluate=evaluate,
+        tune=tune,
         max_users=max_users,
         index=index,
     )
@@ -138,6 +145,37 @@ def pipeline_run(
     typer.echo(f"\nmodel card: {report.model_card_path}")
     if report.published:
         typer.echo(f"serving version {report.version}")
+
+
+@data_app.command("download")
+def data_download(
+    name: Annotated[str, typer.Argument(help="ml-latest-small, ml-latest, ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, ml-32m")],
+    dest: Annotated[Path | None, typer.Option(help="folder to unpack into (default: MOVIEREC_DATA_DIR/movielens)")] = None,
+    base_url: Annotated[str | None, typer.Option(help="mirror of the GroupLens datasets folder")] = None,
+) -> None:
+    """Download, verify (size and checksum) and unpack a MovieLens dataset."""
+    from pipeline.download import GROUPLENS, DownloadError, download_dataset, progress_bar
+
+    folder = dest or get_settings().data_dir / "movielens"
+    try:
+        target = download_dataset(name, folder, base_url=base_url or GROUPLENS, progress=progress_bar(name))
+    except DownloadError as exc:
+        _fail(str(exc))
+    typer.echo(f"{name} ready in {target}: movierec pipeline run --data {target}")
+
+
+@data_app.command("synth")
+def data_synth(
+    out: Annotated[Path, typer.Argument(help="folder to write movies.csv, ratings.csv, links.csv into")],
+    ratings: Annotated[int, typer.Option(help="number of ratings, e.g. 1000000 or 10000000")] = 1_000_000,
+    seed: int = 42,
+) -> None:
+    """Write a synthetic MovieLens-shaped dataset (ml-latest layout) for scale tests."""
+    from pipeline.download import progress_bar
+    from pipeline.synth import synthesize
+
+    stats = synthesize(out, ratings, seed=seed, progress=progress_bar(out.name))
+    typer.echo(f"\n{stats['ratings']} ratings, {stats['users']} users, {stats['movies']} movies in {out}")
 
 
 @index_app.command("status")

@@ -7,6 +7,9 @@ requests; per-partition outcomes come back to the driver, where failures are cou
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame
@@ -110,7 +113,7 @@ def rating_documents(ratings: DataFrame, movies: DataFrame) -> DataFrame:
     )
 
 
-def _partition_writer(es_url: str, index: str, chunk_size: int, timeout: float):
+def _partition_writer(es_url: str, index: str, chunk_size: int, timeout: float, written):
     def write(rows):
         from elasticsearch import Elasticsearch, helpers
 
@@ -136,14 +139,47 @@ def _partition_writer(es_url: str, index: str, chunk_size: int, timeout: float):
                         errors.append(str(info)[:500])
         finally:
             client.close()
+        written.add(ok + failed)
         yield (ok, failed, errors)
 
     return write
 
 
-def bulk_write(docs: DataFrame, es_url: str, index: str, *, chunk_size: int = 2000, timeout: float = 60.0) -> BulkResult:
+@contextmanager
+def _polling(tick: Callable[[], None], every_s: float = 1.0):
+    """Call `tick` every second while the block runs (accumulators merge as partitions finish)."""
+    stop = threading.Event()
+
+    def loop():
+        while not stop.wait(every_s):
+            tick()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        tick()
+
+
+def bulk_write(
+    docs: DataFrame,
+    es_url: str,
+    index: str,
+    *,
+    chunk_size: int = 2000,
+    timeout: float = 60.0,
+    progress: Callable[[int, int | None], None] | None = None,
+    total: int | None = None,
+) -> BulkResult:
     result = BulkResult(index)
-    for ok, failed, errors in docs.rdd.mapPartitions(_partition_writer(es_url, index, chunk_size, timeout)).collect():
+    written = docs.sparkSession.sparkContext.accumulator(0)
+    writer = _partition_writer(es_url, index, chunk_size, timeout, written)
+    with _polling(lambda: progress(written.value, total) if progress else None):
+        outcomes = docs.rdd.mapPartitions(writer).collect()
+    for ok, failed, errors in outcomes:
         result.merge(ok, failed, errors)
     if result.failed:
         log.error("%s: %d documents failed, e.g. %s", index, result.failed, result.errors[:1])

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from elasticsearch import Elasticsearch
 from pyspark.sql import SparkSession
 
 from movierec.config import Settings
-from pipeline import als, clean, evaluate, export, features
+from pipeline import als, clean, evaluate, export, features, tune
 from pipeline.load import load_movielens
 from search import indices
 from search.foldin import item_gram
@@ -29,8 +30,10 @@ class RunOptions:
     data: Path
     params: als.AlsParams = field(default_factory=als.AlsParams)
     evaluate: bool = True
+    tune: bool = False  # grid-search both models on the training split first
     max_users: int | None = None  # a slice of the data, for quick runs and tests
     index: bool = True
+    bar: Callable[[str], Callable[[int, int | None], None] | None] | None = None  # progress per index
 
 
 @dataclass
@@ -39,6 +42,7 @@ class RunReport:
     stages: list[tuple[str, float, str]] = field(default_factory=list)
     cleaning: clean.CleaningReport = field(default_factory=clean.CleaningReport)
     metrics: dict = field(default_factory=dict)
+    tuning: list[dict] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     published: bool = False
     model_card_path: Path | None = None
@@ -112,25 +116,32 @@ def run_pipeline(
         report.counts["users"] = users.count()
         detail.append(f"{report.counts['users']} users")
 
+    params, explicit = options.params, als.EXPLICIT_DEFAULTS
+    if options.evaluate or options.tune:
+        train, test = evaluate.random_split(ratings)
+    if options.tune:
+        with _stage(report, "tune", progress) as detail:
+            params, rows = tune.tune_implicit(train, tune.grid(params, tune.IMPLICIT_GRID))
+            explicit, _ = tune.tune_explicit(train, explicit)
+            report.tuning = [{"params": r["params"].as_dict(), "validation_ndcg": r["ndcg"]} for r in rows]
+            detail.append(f"implicit {params.rank}/{params.reg_param}/{params.alpha}, explicit {explicit.rank}/{explicit.reg_param}")
     if options.evaluate:
         with _stage(report, "evaluate", progress) as detail:
-            train, test = evaluate.random_split(ratings)
-            held_out = als.fit_als(train, options.params)
+            held_out = als.fit_als(train, params)
             report.metrics = evaluate.ranking_report(held_out, train, test)
-            explicit = als.AlsParams(rank=options.params.rank, reg_param=0.1, max_iter=10, implicit=False)
-            report.metrics["explicit"] = evaluate.rating_errors(als.fit_als(train, explicit), test)
+            report.metrics["explicit"] = evaluate.rating_errors(als.fit_biased_als(train, explicit), test)
             detail.append(
                 f"NDCG@10 {report.metrics['als']['ndcg']:.4f} (popularity {report.metrics['popularity']['ndcg']:.4f}), "
                 f"explicit RMSE {report.metrics['explicit']['rmse']:.4f}"
             )
 
     with _stage(report, "train", progress) as detail:
-        model = als.fit_als(ratings, options.params)
+        model = als.fit_als(ratings, params)
         items = als.item_factors(model).cache()
         user_vectors = als.user_factors(model)
         # The real-time fold-in needs YtY of exactly these factors.
         gram = item_gram(np.array([row["item_vector"] for row in items.collect()], dtype=np.float64))
-        detail.append(f"rank {options.params.rank}, {items.count()} item vectors")
+        detail.append(f"rank {params.rank}, {items.count()} item vectors")
 
     with _stage(report, "vectors", progress) as detail:
         audience = als.audience_vectors(ratings, user_vectors)
@@ -144,23 +155,24 @@ def run_pipeline(
         rating_docs = export.rating_documents(ratings, movies)
         detail.append(f"{movie_docs.count()} movie docs, {user_docs.count()} user docs")
 
-    card = _model_card(report, options, settings)
+    card = _model_card(report, options, settings, params)
     card["item_gram"] = gram.tolist()
     report.model_card_path = run_dir / "model_card.json"
     report.model_card_path.write_text(json.dumps({k: v for k, v in card.items() if k != "item_gram"}, indent=2, default=str))
 
     if options.index and es is not None:
         with _stage(report, "index", progress) as detail:
-            _index(es, settings, names, report, movie_docs, user_docs, rating_docs, options.params.rank, card, detail)
+            _index(es, settings, names, report, movie_docs, user_docs, rating_docs, params.rank, card, detail, options.bar)
     return report
 
 
-def _index(es, settings, names, report, movie_docs, user_docs, rating_docs, dims, card, detail) -> None:
+def _index(es, settings, names, report, movie_docs, user_docs, rating_docs, dims, card, detail, bar=None) -> None:
+    bar = bar or (lambda kind: None)
     created = indices.create_version(es, names, report.version, dims=dims, mappings_dir=settings.mappings_dir)
-    results = {
-        kind: export.bulk_write(df, settings.es_url, created[kind])
-        for kind, df in (("movies", movie_docs), ("users", user_docs), ("ratings", rating_docs))
-    }
+    results = {}
+    for kind, df in (("movies", movie_docs), ("users", user_docs), ("ratings", rating_docs)):
+        total = report.counts.get(kind)
+        results[kind] = export.bulk_write(df, settings.es_url, created[kind], progress=bar(kind), total=total)
     failed = {kind: r.failed for kind, r in results.items() if r.failed}
     total = sum(r.ok for r in results.values())
     detail.append(", ".join(f"{kind} {r.ok}" for kind, r in results.items()))
@@ -177,13 +189,14 @@ def _index(es, settings, names, report, movie_docs, user_docs, rating_docs, dims
     detail.append(f"{total} docs, aliases -> {report.version}")
 
 
-def _model_card(report: RunReport, options: RunOptions, settings: Settings) -> dict:
+def _model_card(report: RunReport, options: RunOptions, settings: Settings, params: als.AlsParams) -> dict:
     return {
         "model_version": report.version,
         "created_at": datetime.now(UTC).isoformat(),
         "dataset": str(options.data),
         "data_sha256": data_checksum(options.data),
-        "params": options.params.as_dict(),
+        "params": params.as_dict(),
+        "tuning": report.tuning,
         "max_users": options.max_users,
         "metrics": report.metrics,
         "counts": report.counts,
