@@ -14,6 +14,7 @@ COPY service service
 RUN pip install --no-cache-dir -e . && useradd --create-home movierec
 COPY mappings mappings
 COPY data data
+COPY dashboards dashboards
 
 USER movierec
 ENV ES_URL=http://elasticsearch:9200 \

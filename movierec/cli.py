@@ -178,6 +178,22 @@ def data_synth(
     typer.echo(f"\n{stats['ratings']} ratings, {stats['users']} users, {stats['movies']} movies in {out}")
 
 
+dashboards_app = typer.Typer(help="Kibana dashboards (saved objects in dashboards/).", no_args_is_help=True)
+app.add_typer(dashboards_app, name="dashboards")
+
+
+@dashboards_app.command("import")
+def dashboards_import(kibana: Annotated[str, typer.Option(help="Kibana URL")] = "http://127.0.0.1:5601") -> None:
+    """Import (overwrite) the movierec index patterns, visualisations and dashboard."""
+    from movierec.kibana import KibanaError, import_saved_objects
+
+    try:
+        count = import_saved_objects(kibana)
+    except KibanaError as exc:
+        _fail(str(exc))
+    typer.echo(f"imported {count} saved objects into {kibana}: open Dashboards > 'movierec: ratings, users and embeddings'")
+
+
 @index_app.command("status")
 def index_status() -> None:
     """Versions, counts and which one the aliases serve."""

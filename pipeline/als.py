@@ -102,15 +102,24 @@ def user_factors(model: ALSModel) -> DataFrame:
 
 
 def audience_vectors(ratings: DataFrame, users: DataFrame, *, min_rating: float = LIKED_MIN_RATING) -> DataFrame:
-    """movieId, audience_vector: the mean factor vector of the users who liked the movie.
+    """movieId, audience_vector, audience_size: "people who liked this also liked".
 
-    Scoring items against it by inner product ranks what that audience would rate highly:
-    "people who liked this also liked".
+    The vector is the mean factor vector of the users who liked the movie minus the mean of all
+    users, so its inner product with an item vector is the *lift*: how much more this audience is
+    predicted to like the item than users in general. Without the subtraction a big audience
+    (Toy Story's) scores like everyone and gets the all-time most popular movies back.
     """
+    overall = users.select(Summarizer.mean(array_to_vector("user_vector")).alias("m")).first()["m"].toArray()
     liked = ratings.where(F.col("rating") >= min_rating).join(users, "userId")
-    return liked.groupBy("movieId").agg(
-        vector_to_array(Summarizer.mean(array_to_vector("user_vector"))).cast("array<float>").alias("audience_vector"),
+    means = liked.groupBy("movieId").agg(
+        vector_to_array(Summarizer.mean(array_to_vector("user_vector"))).alias("liked_mean"),
         F.count("*").alias("audience_size"),
+    )
+    baseline = F.array(*[F.lit(float(x)) for x in overall])
+    return means.select(
+        "movieId",
+        F.zip_with("liked_mean", baseline, lambda a, b: a - b).cast("array<float>").alias("audience_vector"),
+        "audience_size",
     )
 
 

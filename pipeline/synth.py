@@ -56,9 +56,11 @@ def synthesize(out: Path, n_ratings: int, *, seed: int = 42, progress: Callable[
             end = start + 1
             while end < n_users and per_user[start:end].sum() < CHUNK:
                 end += 1
-            users, items = _sample_block(rng, np.arange(start, end), per_user[start:end], movie_p)
+            users, items = _sample_block(rng, np.arange(start, end), per_user[start:end], movie_p, user_taste, movie_taste)
             affinity = np.einsum("ij,ij->i", user_taste[users], movie_taste[items])
-            raw = 3.55 + user_bias[users] + movie_quality[items] + affinity + rng.normal(0, 0.5, len(users))
+            raw = user_bias[users] + movie_quality[items] + affinity + rng.normal(0, 0.5, len(users))
+            # People pick what they expect to like, so affinity is high on average: centre on MovieLens's mean.
+            raw += 3.5 - raw.mean()
             stars = np.clip(np.round(raw * 2) / 2, 0.5, 5.0)
             stamps = rng.integers(825_000_000, 1_700_000_000, size=len(users))
             lines = [f"{u + 1},{m + 1},{r:.1f},{t}\r\n" for u, m, r, t in zip(users.tolist(), items.tolist(), stars.tolist(), stamps.tolist())]
@@ -70,20 +72,37 @@ def synthesize(out: Path, n_ratings: int, *, seed: int = 42, progress: Callable[
     return {"users": n_users, "movies": n_movies, "ratings": written}
 
 
-def _sample_block(rng, block_users: np.ndarray, wanted: np.ndarray, movie_p: np.ndarray, rounds: int = 12):
-    """Distinct (user, movie) pairs, movies drawn by popularity; re-draws top up what dedup removed,
-    from a flatter distribution after a few rounds (a heavy user has seen the blockbusters)."""
+def _sample_block(
+    rng: np.random.Generator,
+    block_users: np.ndarray,
+    wanted: np.ndarray,
+    movie_p: np.ndarray,
+    user_taste: np.ndarray,
+    movie_taste: np.ndarray,
+    *,
+    rounds: int = 12,
+    oversample: int = 8,
+):
+    """Distinct (user, movie) pairs. Candidates are drawn by popularity and each user keeps the ones
+    that suit their taste best (with noise): people watch what they expect to like, which is the
+    signal implicit ALS learns. Re-draws top up what dedup removed, from a flatter distribution
+    after a few rounds (a heavy user has seen the blockbusters)."""
     n_movies = len(movie_p)
     flat_p = np.sqrt(movie_p) / np.sqrt(movie_p).sum()
     have = np.zeros(0, dtype=np.int64)
     deficit = wanted.copy()
     for round_ in range(rounds):
-        users = np.repeat(block_users, deficit)
+        counts = deficit * oversample
+        users = np.repeat(block_users, counts)
         if len(users) == 0:
             break
-        p = movie_p if round_ < 3 else flat_p
-        draws = users.astype(np.int64) * n_movies + rng.choice(n_movies, size=len(users), p=p)
-        have = np.union1d(have, draws)
+        items = rng.choice(n_movies, size=len(users), p=movie_p if round_ < 3 else flat_p)
+        score = np.einsum("ij,ij->i", user_taste[users], movie_taste[items]) + 0.5 * rng.gumbel(size=len(users))
+        order = np.lexsort((-score, users))
+        users, items = users[order], items[order]
+        rank_in_user = np.arange(len(users)) - np.repeat(np.cumsum(counts) - counts, counts)
+        keep = rank_in_user < deficit[users - block_users[0]]
+        have = np.union1d(have, users[keep].astype(np.int64) * n_movies + items[keep])
         got = np.bincount((have // n_movies - block_users[0]).astype(np.int64), minlength=len(block_users))
         deficit = np.maximum(wanted - got, 0)
     return have // n_movies, have % n_movies

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 # Articles MovieLens moves to the end ("Shawshank Redemption, The"). "L'" glues to the next word.
 ARTICLES = ("The", "A", "An", "La", "Le", "Les", "L'", "El", "Los", "Las", "Il", "Der", "Die", "Das", "Une", "Un")
+# Release-format markers some MovieLens exports put after the year: "Foo (2001) (V)".
+_FORMAT_MARKER = re.compile(r"\s*\((?:V|TV|TV Movie|Video|VG)\)\s*$", re.IGNORECASE)
 _YEAR = re.compile(r"\s*\((\d{4})(?:\s*[-\u2013]\s*(\d{4})?)?\)\s*$")
 _TRAILING_GROUP = re.compile(r"\s*\(([^()]*)\)\s*$")
 _AKA = re.compile(r"^(?:a\.k\.a\.|aka)\s+", re.IGNORECASE)
@@ -35,7 +37,7 @@ def restore_article(title: str) -> str:
 
 
 def parse_title(raw: str | None) -> ParsedTitle:
-    text = html.unescape(raw or "").strip()
+    text = _FORMAT_MARKER.sub("", html.unescape(raw or "").strip())
     year = None
     match = _YEAR.search(text)
     if match:

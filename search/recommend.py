@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import Literal
 
@@ -91,9 +92,9 @@ async def for_user(
     es: AsyncElasticsearch, names: IndexNames, user_id: int, *, k: int = 10, flt: queries.MovieFilter | None = None
 ) -> tuple[list[dict], str]:
     """(recommendations, source): source is `personal`, or `popular` for a user without a vector."""
-    rated = await rated_movie_ids(es, names, user_id)
+    # Independent lookups: one round trip of latency instead of two.
+    rated, vector = await asyncio.gather(rated_movie_ids(es, names, user_id), user_vector(es, names, user_id))
     flt = replace(flt or queries.MovieFilter(), exclude_ids=tuple(rated))
-    vector = await user_vector(es, names, user_id)
     if not vector:
         return await popular(es, names, k=k, flt=flt), "popular"
     return await knn_movies(es, names, vector, k=k, flt=flt), "personal"

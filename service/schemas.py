@@ -15,16 +15,17 @@ class Movie(BaseModel):
     num_ratings: int = 0
 
 
-class SearchResponse(BaseModel):
-    query: str
-    results: list[Movie]
-
-
 class Suggestion(BaseModel):
     movie_id: int
     title: str
     year: int | None = None
     num_ratings: int = 0
+
+
+class SearchResponse(BaseModel):
+    query: str
+    results: list[Movie]
+    suggestions: list[Suggestion] = Field(default_factory=list, description="titles starting like the query, when nothing matched")
 
 
 class SuggestResponse(BaseModel):

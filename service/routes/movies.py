@@ -30,7 +30,8 @@ async def search_movies(
 ) -> SearchResponse:
     """Typo-tolerant title search: articles, accents, alternative titles, a year to disambiguate."""
     results = await movies.search_titles(es, names, _require_words(q, "q"), limit=limit)
-    return SearchResponse(query=q, results=results)
+    suggestions = [] if results else await movies.suggest(es, names, q, size=5)
+    return SearchResponse(query=q, results=results, suggestions=suggestions)
 
 
 @router.get("/suggest", response_model=SuggestResponse)

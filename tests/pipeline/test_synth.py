@@ -33,3 +33,19 @@ def test_synthetic_data_loads_and_cleans_without_rejections(spark, tmp_path):
     ratings, rejected_ratings = clean_ratings(raw.ratings)
     assert rejected_movies.count() == 0 and rejected_ratings.count() == 0
     assert movies.where("title LIKE 'The %'").count() > 0
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_what_synthetic_users_rate_follows_their_taste(spark, tmp_path):
+    """Implicit ALS must beat popularity on synthetic data, as on real data; popularity-only item
+    choice would leave it nothing to learn."""
+    from pipeline.als import AlsParams, fit_als
+    from pipeline.evaluate import random_split, ranking_report
+
+    spark.sparkContext.setCheckpointDir(str(tmp_path / "ckpt"))
+    synthesize(tmp_path / "data", 60_000, seed=3)
+    ratings, _ = clean_ratings(load_movielens(spark, tmp_path / "data").ratings)
+    train, test = random_split(ratings)
+    report = ranking_report(fit_als(train, AlsParams(rank=16, max_iter=10)), train, test)
+    assert report["als"]["ndcg"] > 1.2 * report["popularity"]["ndcg"]

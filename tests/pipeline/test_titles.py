@@ -24,6 +24,8 @@ from pipeline.titles import parse_title, restore_article
         ("(500) Days of Summer (2009)", "(500) Days of Summer", 2009, []),
         ("Auberge espagnole, L' (2002)", "L'Auberge espagnole", 2002, []),
         ("Hellraiser &#8230; (1987)", "Hellraiser …", 1987, []),
+        ("Pokémon Heroes (2003) (V)", "Pokémon Heroes", 2003, []),
+        ("Great Performances (1971) (TV)", "Great Performances", 1971, []),
         ("", "", None, []),
     ],
 )

@@ -91,3 +91,8 @@ def test_es_unreachable_is_503_without_a_stack_trace(monkeypatch, indexed):
         assert resp.json() == {"detail": "search backend unavailable, try again shortly"}
         assert client.get("/health").status_code == 503
     get_settings.cache_clear()
+
+
+def test_search_without_results_answers_200_with_a_suggestions_field(api):
+    body = api.get("/movies/search", params={"q": "qqqq zzzz xxxx wwww"}).json()
+    assert body["results"] == [] and isinstance(body["suggestions"], list)
