@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+# Bounds that keep values inside Elasticsearch's integer fields (the schema fuzz test found 2**31).
+MAX_MIN_RATINGS = 10_000_000
+
 
 class Movie(BaseModel):
     movie_id: int
@@ -38,7 +41,7 @@ class Filters(BaseModel):
     exclude_genres: list[str] = Field(default_factory=list)
     year_min: int | None = Field(None, ge=1870, le=2100)
     year_max: int | None = Field(None, ge=1870, le=2100)
-    min_ratings: int | None = Field(None, ge=0)
+    min_ratings: int | None = Field(None, ge=0, le=MAX_MIN_RATINGS)
 
 
 class RecommendationResponse(BaseModel):

@@ -31,7 +31,7 @@ def test_slice_of_bundled_data_to_recommendations_over_http(spark, es, settings)
 
 def test_failed_documents_block_the_alias_switch(spark, es, settings):
     """A partial bulk failure: the run reports it and the serving version stays."""
-    from pipeline.run import ExportFailed, _index
+    from pipeline.run import ExportFailed, RunReport, _index
 
     names = indices.IndexNames(settings.index_prefix)
     first = run_pipeline(spark, settings, RunOptions(data=BUNDLED, max_users=20, evaluate=False), es, progress=lambda _: None)
@@ -39,7 +39,7 @@ def test_failed_documents_block_the_alias_switch(spark, es, settings):
     # The strict mapping rejects an unknown field: one document of two fails.
     bad = movies.selectExpr("_id", "movie_id", "title", "CASE WHEN movie_id = 2 THEN 'x' END AS not_in_mapping")
     empty = spark.createDataFrame([], "_id string, user_id int")
-    report = type(first)(version=indices.new_version())
+    report = RunReport(version=indices.new_version())
     with pytest.raises(ExportFailed, match=r"failed documents \{'movies': 1\}; aliases not switched"):
         _index(es, settings, names, report, bad, empty, empty.withColumnRenamed("user_id", "rating"), 8, {}, [])
     assert indices.serving_version(es, names) == first.version

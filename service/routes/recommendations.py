@@ -10,7 +10,7 @@ from search.queries import MovieFilter
 from search.text import normalize
 from service.deps import EsDep, NamesDep
 from service.errors import not_found
-from service.schemas import Filters, RecommendationResponse
+from service.schemas import MAX_MIN_RATINGS, Filters, RecommendationResponse
 
 router = APIRouter(tags=["recommendations"])
 
@@ -73,7 +73,7 @@ async def recommendations_for_title(
     genres: Annotated[list[str] | None, Query()] = None,
     year_min: Annotated[int | None, Query(ge=1870, le=2100)] = None,
     year_max: Annotated[int | None, Query(ge=1870, le=2100)] = None,
-    min_ratings: Annotated[int | None, Query(ge=0)] = None,
+    min_ratings: Annotated[int | None, Query(ge=0, le=MAX_MIN_RATINGS)] = None,
 ) -> RecommendationResponse:
     """Find the movie (typo-tolerant), then kNN over item vectors with its audience vector."""
     if not normalize(title):

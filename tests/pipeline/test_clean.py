@@ -47,6 +47,8 @@ def test_movies_are_parsed_split_and_linked(spark):
             ("3", "Seven (a.k.a. Se7en) (1995)", "Crime|Crime"),
             ("oops", "Broken (2000)", "Drama"),
             ("4", "", "Drama"),
+            ("5", "Emma (1996)", "Drama"),
+            ("6", "Emma (1996)", "Romance"),  # the same title under two ids: both kept, counted
         ],
         "movieId string, title string, genres string",
     )
@@ -61,6 +63,8 @@ def test_movies_are_parsed_split_and_linked(spark):
     assert sorted(r.reason for r in rejected.collect()) == ["movieId missing or not an integer", "title missing"]
     assert report.counts["movies no genres"] == 1
     assert report.counts["movies no year"] == 1
+    assert got[5].title == got[6].title == "Emma"
+    assert report.counts["movies sharing title and year with another id (kept)"] == 2
 
 
 def test_ratings_of_unknown_movies_are_counted(spark):
