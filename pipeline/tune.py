@@ -15,7 +15,7 @@ from pipeline.als import AlsParams, fit_als, fit_biased_als
 
 log = logging.getLogger(__name__)
 
-IMPLICIT_GRID = {"rank": (16, 24, 32), "reg_param": (0.05, 0.1), "alpha": (0.5, 1.0)}
+IMPLICIT_GRID = {"rank": (16, 24, 32), "reg_param": (0.05, 0.1), "alpha": (0.5, 1.0), "max_iter": (10, 15)}
 EXPLICIT_GRID = {"rank": (10, 16), "reg_param": (0.1, 0.15, 0.2)}
 
 

@@ -6,7 +6,8 @@ import time
 from bisect import bisect_left
 from collections import defaultdict
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -78,6 +79,7 @@ def install(app: FastAPI) -> None:
     app.state.metrics = metrics
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
-    @app.get("/metrics", include_in_schema=False)
-    async def prometheus() -> Response:
-        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
+    async def prometheus() -> PlainTextResponse:
+        """Request counts and latency histograms (Prometheus text format, this worker process)."""
+        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
