@@ -11,7 +11,7 @@ import typer
 
 from movierec.config import get_settings
 from movierec.esnode import EsNodeError, LocalNode
-from pipeline.als import AlsParams
+from pipeline.params import AlsParams
 
 app = typer.Typer(help="movierec: Spark ALS + Elasticsearch kNN + FastAPI movie recommender.", no_args_is_help=True)
 es_app = typer.Typer(help="The local Elasticsearch node (integ-test-zip build from Maven Central).", no_args_is_help=True)

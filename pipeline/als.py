@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 from pyspark.ml.feature import PCA
 from pyspark.ml.functions import array_to_vector, vector_to_array
@@ -11,27 +11,10 @@ from pyspark.ml.stat import Summarizer
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from pipeline.params import EXPLICIT_DEFAULTS, AlsParams  # noqa: F401  (re-exported: als.AlsParams)
+
 # "Liked" for the audience vector: the users who rated the movie at least this high.
 LIKED_MIN_RATING = 4.0
-
-
-@dataclass(frozen=True)
-class AlsParams:
-    """Defaults: the implicit model tuned on ml-latest-small (README, benchmarks/quality.py)."""
-
-    rank: int = 24
-    reg_param: float = 0.1
-    max_iter: int = 15
-    implicit: bool = True
-    alpha: float = 1.0
-    seed: int = 42
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-# The rating-prediction model (RMSE), tuned on ml-latest-small; the served model is implicit.
-EXPLICIT_DEFAULTS = AlsParams(rank=10, reg_param=0.15, max_iter=20, implicit=False)
 # Damping of the baseline biases (Koren's shrinkage): a movie with few ratings keeps a small bias.
 ITEM_BIAS_DAMPING = 5.0
 USER_BIAS_DAMPING = 10.0

@@ -140,8 +140,9 @@ def run_pipeline(
         items = als.item_factors(model).cache()
         user_vectors = als.user_factors(model)
         # The real-time fold-in needs YtY of exactly these factors.
-        gram = item_gram(np.array([row["item_vector"] for row in items.collect()], dtype=np.float64))
-        detail.append(f"rank {params.rank}, {items.count()} item vectors")
+        item_matrix = np.array([row["item_vector"] for row in items.collect()], dtype=np.float64)
+        gram = item_gram(item_matrix)
+        detail.append(f"rank {params.rank}, {len(item_matrix)} item vectors")
 
     with _stage(report, "vectors", progress) as detail:
         audience = als.audience_vectors(ratings, user_vectors)
