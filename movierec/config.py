@@ -16,6 +16,8 @@ class Settings(BaseSettings):
 
     es_url: str = Field("http://127.0.0.1:9200", alias="ES_URL")
     es_timeout_s: float = Field(5.0, alias="ES_TIMEOUT_S")
+    # Per API worker; requests beyond it wait for a free connection (the client's default is 10).
+    es_connections: int = Field(32, ge=1, alias="ES_CONNECTIONS")
     spark_master: str = Field("local[*]", alias="SPARK_MASTER")
     spark_driver_memory: str = Field("2g", alias="SPARK_DRIVER_MEMORY")
     index_prefix: str = Field("movierec-", alias="MOVIEREC_INDEX_PREFIX")

@@ -19,7 +19,12 @@ log = logging.getLogger(__name__)
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     settings = get_settings()
-    app.state.es = AsyncElasticsearch(settings.es_url, request_timeout=settings.es_timeout_s, max_retries=1)
+    app.state.es = AsyncElasticsearch(
+        settings.es_url,
+        request_timeout=settings.es_timeout_s,
+        max_retries=1,
+        connections_per_node=settings.es_connections,
+    )
     app.state.models = ModelCache()
     if not settings.api_key:
         log.warning("MOVIEREC_API_KEY is not set: rating writes are open (demo mode)")

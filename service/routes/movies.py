@@ -8,11 +8,11 @@ from search import movies, recommend
 from search.text import normalize
 from service.deps import EsDep, NamesDep
 from service.errors import not_found
-from service.schemas import Movie, RecommendationResponse, SearchResponse, SuggestResponse
+from service.schemas import Movie, MovieDetail, RecommendationResponse, SearchResponse, SuggestResponse
 
 router = APIRouter(prefix="/movies", tags=["movies"])
 
-MovieId = Annotated[int, Path(ge=1, le=2**31 - 1, description="MovieLens movieId")]
+MovieId = Annotated[int, Path(ge=1, le=2**31 - 1, description="MovieLens movieId", examples=[1])]
 
 
 def _require_words(value: str, name: str) -> str:
@@ -45,7 +45,7 @@ async def suggest_movies(
     return SuggestResponse(prefix=prefix, suggestions=await movies.suggest(es, names, prefix, size=limit))
 
 
-@router.get("/{movie_id}", response_model=dict)
+@router.get("/{movie_id}", response_model=MovieDetail)
 async def get_movie(es: EsDep, names: NamesDep, movie_id: MovieId) -> dict:
     """The movie record with its rating statistics."""
     try:

@@ -13,7 +13,7 @@ from service.schemas import UserRecommendationResponse
 
 router = APIRouter(prefix="/users", tags=["users"])
 
-UserId = Annotated[int, Path(ge=1, le=2**31 - 1, description="pseudonymous user id")]
+UserId = Annotated[int, Path(ge=1, le=2**31 - 1, description="pseudonymous user id", examples=[1])]
 
 
 class RatingIn(BaseModel):

@@ -44,7 +44,11 @@ def test_post_recommendations_with_several_titles_and_filters(api):
 
 
 def test_movie_by_id_and_similar(api):
-    assert api.get("/movies/318").json()["title"] == "The Shawshank Redemption"
+    movie = api.get("/movies/318").json()
+    assert movie["title"] == "The Shawshank Redemption"
+    assert movie["num_ratings"] > 300 and 4 < movie["avg_rating"] <= 5 and movie["damped_rating"] is not None
+    # Vectors and the search-only fields stay inside Elasticsearch.
+    assert not {"item_vector", "audience_vector", "suggest", "title_norm", "title_keys"} & movie.keys()
     body = api.get("/movies/318/similar", params={"k": 3, "mode": "similar"}).json()
     assert len(body["recommendations"]) == 3 and 318 not in [r["movie_id"] for r in body["recommendations"]]
 
@@ -96,3 +100,40 @@ def test_es_unreachable_is_503_without_a_stack_trace(monkeypatch, indexed):
 def test_search_without_results_answers_200_with_a_suggestions_field(api):
     body = api.get("/movies/search", params={"q": "qqqq zzzz xxxx wwww"}).json()
     assert body["results"] == [] and isinstance(body["suggestions"], list)
+
+
+def test_es_connection_pool_size_comes_from_settings(monkeypatch, indexed):
+    from fastapi.testclient import TestClient
+
+    from movierec.config import get_settings
+    from service.main import create_app
+
+    monkeypatch.setenv("ES_URL", indexed.es_url)
+    monkeypatch.setenv("MOVIEREC_INDEX_PREFIX", indexed.index_prefix)
+    monkeypatch.setenv("ES_CONNECTIONS", "3")
+    get_settings.cache_clear()
+    try:
+        with TestClient(create_app()) as client:
+            node = client.app.state.es.transport.node_pool.get()
+            assert node.config.connections_per_node == 3
+            assert client.get("/movies/search", params={"q": "heat"}).status_code == 200
+    finally:
+        get_settings.cache_clear()
+
+
+def test_openapi_documents_every_operation_with_examples():
+    from service.main import create_app
+
+    spec = create_app().openapi()
+    for path, operations in spec["paths"].items():
+        for method, op in operations.items():
+            for param in op.get("parameters", []):
+                if param["in"] in ("query", "path") and param.get("required"):
+                    documented = param.get("examples") or param.get("example") or param["schema"].get("examples")
+                    assert documented, f"{method.upper()} {path}: {param['name']}"
+            if method != "get" or path == "/metrics":
+                continue
+            ref = op["responses"]["200"]["content"]["application/json"]["schema"].get("$ref", "")
+            assert ref, f"GET {path} has no response model"
+            schema = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
+            assert schema.get("examples"), f"GET {path}: {ref} has no example"
