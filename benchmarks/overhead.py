@@ -1,0 +1,121 @@
+"""What the API itself costs per request, without Elasticsearch's time and without HTTP.
+
+    movierec es up && movierec pipeline run     # once
+    .venv/bin/python benchmarks/overhead.py [--requests 3000]
+
+Each endpoint is first called once against the real node while every Elasticsearch answer is
+recorded; then the same requests go straight into the ASGI app (no socket, no server) with those
+answers replayed from memory. What remains is FastAPI, validation, the route and `search/` code,
+and serialisation: the part of the wrapper that Python code can change. The rest of the difference
+between the API and the bare ES round trip (`benchmarks/serve.py`) is the HTTP hop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+if not __package__:  # run as a file, this folder would shadow the project's packages
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+from service.main import create_app
+
+ENDPOINTS = [
+    ("title search", "/movies/search", {"q": "toy story"}),
+    ("autocomplete", "/movies/suggest", {"prefix": "toy st"}),
+    ("title -> recommendations", "/recommendations", {"title": "toy story", "k": 10}),
+    ("user recommendations", "/users/1/recommendations", {"k": 10}),
+    ("movie by id", "/movies/1", {}),
+]
+
+
+class Replay:
+    """Stands in for the ES client: records real answers, then replays them by request."""
+
+    def __init__(self, es) -> None:
+        self.es = es
+        self.answers: dict[str, object] = {}
+        self.recording = True
+
+    async def _call(self, method: str, **kwargs):
+        key = method + json.dumps(kwargs, sort_keys=True, default=str)
+        if self.recording:
+            self.answers[key] = await getattr(self.es, method)(**kwargs)
+        return self.answers[key]
+
+    async def search(self, **kwargs):
+        return await self._call("search", **kwargs)
+
+    async def get(self, **kwargs):
+        return await self._call("get", **kwargs)
+
+
+async def call(app, path: str, params: dict) -> int:
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+        "path": path, "raw_path": path.encode(), "query_string": urlencode(params).encode(), "root_path": "",
+        "headers": [(b"host", b"bench")], "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+    }
+    status = 0
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+async def run(requests: int) -> list[tuple]:
+    app = create_app()
+    rows = []
+    async with app.router.lifespan_context(app):
+        replay = Replay(app.state.es)
+        app.state.es = replay
+        for _, path, params in ENDPOINTS:
+            status = await call(app, path, params)
+            if status != 200:
+                raise SystemExit(f"{path} answered {status} while recording (is the data indexed?)")
+        replay.recording = False
+        for label, path, params in ENDPOINTS:
+            for _ in range(min(300, requests)):  # warm-up
+                await call(app, path, params)
+            micros = []
+            for _ in range(requests):
+                started = time.perf_counter()
+                await call(app, path, params)
+                micros.append((time.perf_counter() - started) * 1e6)
+            rows.append((label, path, statistics.median(micros), statistics.mean(micros)))
+        app.state.es = replay.es
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=3000)
+    args = parser.parse_args()
+    try:
+        import uvloop  # what uvicorn runs the app on
+
+        runner = uvloop.run
+    except ImportError:
+        runner = asyncio.run
+    rows = runner(run(args.requests))
+    print(f"{'endpoint':<26} {'path':<26} {'p50 us':>8} {'mean us':>8}")
+    for label, path, p50, mean in rows:
+        print(f"{label:<26} {path:<26} {p50:>8.0f} {mean:>8.0f}")
+    print(f"({args.requests} requests each, ES answers replayed from memory, ASGI called directly)")
+
+
+if __name__ == "__main__":
+    main()
