@@ -1,7 +1,7 @@
 """What the API itself costs per request, without Elasticsearch's time and without HTTP.
 
     movierec es up && movierec pipeline run     # once
-    .venv/bin/python benchmarks/overhead.py [--requests 3000]
+    .venv/bin/python benchmarks/overhead.py [--requests 3000] [--profile]
 
 Each endpoint is first called once against the real node while every Elasticsearch answer is
 recorded; then the same requests go straight into the ASGI app (no socket, no server) with those
@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
+import pstats
 import statistics
 import sys
 import time
@@ -76,7 +78,7 @@ async def call(app, path: str, params: dict) -> int:
     return status
 
 
-async def run(requests: int) -> list[tuple]:
+async def run(requests: int, profile: bool) -> list[tuple]:
     app = create_app()
     rows = []
     async with app.router.lifespan_context(app):
@@ -96,6 +98,15 @@ async def run(requests: int) -> list[tuple]:
                 await call(app, path, params)
                 micros.append((time.perf_counter() - started) * 1e6)
             rows.append((label, path, statistics.median(micros), statistics.mean(micros)))
+        if profile:
+            _, path, params = ENDPOINTS[2]
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for _ in range(requests):
+                await call(app, path, params)
+            profiler.disable()
+            print(f"cProfile of {path}, by cumulative time:")
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
         app.state.es = replay.es
     return rows
 
@@ -103,6 +114,7 @@ async def run(requests: int) -> list[tuple]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--profile", action="store_true", help="also print a cProfile of title -> recommendations")
     args = parser.parse_args()
     try:
         import uvloop  # what uvicorn runs the app on
@@ -110,7 +122,7 @@ def main() -> None:
         runner = uvloop.run
     except ImportError:
         runner = asyncio.run
-    rows = runner(run(args.requests))
+    rows = runner(run(args.requests, args.profile))
     print(f"{'endpoint':<26} {'path':<26} {'p50 us':>8} {'mean us':>8}")
     for label, path, p50, mean in rows:
         print(f"{label:<26} {path:<26} {p50:>8.0f} {mean:>8.0f}")
