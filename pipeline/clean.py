@@ -155,3 +155,34 @@ def drop_unknown_movies(ratings: DataFrame, movies: DataFrame, report: CleaningR
     dropped = ratings.count() - known.count()
     report.add("ratings of unknown movieId (dropped)", dropped)
     return known
+
+
+LIVE_RATINGS_SCHEMA = "userId int, movieId int, rating double, timestamp long"
+
+
+def merge_live_ratings(ratings: DataFrame, live: DataFrame, report: CleaningReport) -> DataFrame:
+    """File ratings plus the API's, with a `source` column; per (user, movie) the latest rating wins.
+
+    On a tie in time the API rating wins: it is what the user said through this system.
+    """
+    both = ratings.withColumn("source", F.lit("movielens")).unionByName(live.withColumn("source", F.lit("api")))
+    latest_first = Window.partitionBy("userId", "movieId").orderBy(
+        F.col("timestamp").desc(), (F.col("source") == "api").desc()
+    )
+    ranked = both.withColumn("_n", F.row_number().over(latest_first)).cache()
+    counts = {
+        row["key"]: row["count"]
+        for row in ranked.select(
+            F.when((F.col("_n") == 1) & (F.col("source") == "api"), "live ratings carried over")
+            .when((F.col("_n") > 1) & (F.col("source") == "movielens"), "file ratings replaced by a later live rating")
+            .when((F.col("_n") > 1) & (F.col("source") == "api"), "live ratings older than the file's (dropped)")
+            .alias("key")
+        )
+        .where(F.col("key").isNotNull())
+        .groupBy("key")
+        .count()
+        .collect()
+    }
+    for rule, count in counts.items():
+        report.add(rule, count)
+    return ranked.where("_n = 1").drop("_n")

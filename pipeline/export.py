@@ -109,7 +109,7 @@ def rating_documents(ratings: DataFrame, movies: DataFrame) -> DataFrame:
         F.col("timestamp").alias("date"),
         "genres",
         "title",
-        F.lit("movielens").alias("source"),
+        (F.col("source") if "source" in ratings.columns else F.lit("movielens")).alias("source"),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -13,14 +14,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from elasticsearch import Elasticsearch
+from elasticsearch import AsyncElasticsearch, Elasticsearch
 from pyspark.sql import SparkSession
 
 from movierec.config import Settings
 from pipeline import als, clean, evaluate, export, features, tune
 from pipeline.load import load_movielens
-from search import indices
+from search import carryover, indices
 from search.foldin import item_gram
+from search.ratings import ModelCard, refold_user
 
 log = logging.getLogger(__name__)
 
@@ -94,14 +96,26 @@ def run_pipeline(
     with _stage(report, "load", progress) as detail:
         raw = load_movielens(spark, options.data)
         detail.append(f"layout {raw.layout} from {options.data}")
+        # Ratings that came in through the API exist only in Elasticsearch: train on them and keep them.
+        live_since = int(time.time())
+        previous = indices.serving_version(es, names) if es is not None and options.index else None
+        live = carryover.fetch_live_ratings(es, names.concrete("ratings", previous)) if previous else []
+        if live:
+            (run_dir / "live_ratings.json").write_text(json.dumps(live))
+            detail.append(f"{len(live)} API ratings from version {previous}")
 
     with _stage(report, "clean", progress) as detail:
         movies, rejected_movies = clean.clean_movies(raw.movies, raw.links, report.cleaning)
         ratings, rejected_ratings = clean.clean_ratings(raw.ratings, report.cleaning)
-        ratings = clean.drop_unknown_movies(ratings, movies, report.cleaning)
         if options.max_users:
             keep = ratings.select("userId").distinct().orderBy("userId").limit(options.max_users)
             ratings = ratings.join(keep, "userId", "left_semi")
+        # After the slice: a quick run must not drop what users said through the API.
+        live_rows = [(r["user_id"], r["movie_id"], float(r["rating"]), int(r["date"])) for r in live]
+        ratings = clean.merge_live_ratings(
+            ratings, spark.createDataFrame(live_rows, clean.LIVE_RATINGS_SCHEMA), report.cleaning
+        )
+        ratings = clean.drop_unknown_movies(ratings, movies, report.cleaning)
         ratings = ratings.cache()
         rejected = rejected_movies.unionByName(rejected_ratings)
         n_rejected = rejected.count()
@@ -164,7 +178,23 @@ def run_pipeline(
     if options.index and es is not None:
         with _stage(report, "index", progress) as detail:
             _index(es, settings, names, report, movie_docs, user_docs, rating_docs, params.rank, card, detail, options.bar)
+        if previous:
+            with _stage(report, "late ratings", progress) as detail:
+                late = carryover.fetch_live_ratings(es, names.concrete("ratings", previous), since=live_since)
+                users = carryover.copy_newer(es, late, names.concrete("ratings", report.version))
+                model = ModelCard(report.version, params.implicit, params.reg_param, params.alpha, gram)
+                asyncio.run(_refold(settings.es_url, names, model, users))
+                detail.append(f"{len(late)} API ratings arrived during the run, {len(users)} users refolded")
     return report
+
+
+async def _refold(es_url: str, names: indices.IndexNames, model: ModelCard, users: list[int]) -> None:
+    """Fold users whose ratings arrived during the run into the model just published."""
+    if not users:
+        return
+    async with AsyncElasticsearch(es_url) as es:
+        for user_id in users:
+            await refold_user(es, names, model, user_id)
 
 
 def _index(es, settings, names, report, movie_docs, user_docs, rating_docs, dims, card, detail, bar=None) -> None:

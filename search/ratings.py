@@ -23,6 +23,8 @@ from search.movies import MovieNotFound
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+# Ratings written here are marked, so the next pipeline run can carry them over (search/carryover.py).
+LIVE_SOURCE = "api"
 MAX_USER_RATINGS = 10_000
 
 
@@ -102,15 +104,16 @@ async def add_rating(
         "date": now,
         "genres": movie.get("genres", []),
         "title": movie.get("title"),
-        "source": "api",
+        "source": LIVE_SOURCE,
     }
     # refresh=True: the fold-in below (and the next read) must see this rating.
     await es.index(index=names.ratings, id=doc_id, document=rating_doc, refresh=True)
     try:
-        return await _refold_user(es, names, model, user_id, movie_id, rating, now)
+        doc, attempts = await refold_user(es, names, model, user_id)
     except BaseException:
         await _undo(es, names, doc_id, previous)
         raise
+    return RatingResult(user_id, movie_id, rating, doc["num_ratings"], doc["vector_source"], model.version, attempts)
 
 
 async def _undo(es: AsyncElasticsearch, names: IndexNames, doc_id: str, previous: dict | None) -> None:
@@ -133,7 +136,8 @@ async def user_ratings(es: AsyncElasticsearch, names: IndexNames, user_id: int) 
     return [hit["_source"] for hit in resp["hits"]["hits"]]
 
 
-async def _refold_user(es, names, model: ModelCard, user_id, movie_id, rating, now) -> RatingResult:
+async def refold_user(es: AsyncElasticsearch, names: IndexNames, model: ModelCard, user_id: int) -> tuple[dict, int]:
+    """Recompute the user's document and vector from every stored rating; -> (document, attempts)."""
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             current = await es.get(index=names.users, id=str(user_id))
@@ -157,7 +161,7 @@ async def _refold_user(es, names, model: ModelCard, user_id, movie_id, rating, n
         except ConflictError:
             log.info("user %s changed while folding in a rating (attempt %d); retrying", user_id, attempt)
             continue
-        return RatingResult(user_id, movie_id, rating, len(rated), doc["vector_source"], model.version, attempt)
+        return doc, attempt
     raise RatingConflict(f"user {user_id} was updated concurrently {MAX_ATTEMPTS} times; rating not stored")
 
 

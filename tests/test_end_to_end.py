@@ -43,3 +43,44 @@ def test_failed_documents_block_the_alias_switch(spark, es, settings):
     with pytest.raises(ExportFailed, match=r"failed documents \{'movies': 1\}; aliases not switched"):
         _index(es, settings, names, report, bad, empty, empty.withColumnRenamed("user_id", "rating"), 8, {}, [])
     assert indices.serving_version(es, names) == first.version
+
+
+def test_ratings_given_through_the_api_survive_the_next_pipeline_run(spark, es, settings):
+    """API ratings live only in Elasticsearch: a retrain trains on them and keeps them, including
+    the ones that arrive while it runs."""
+    from service.main import create_app
+
+    names = indices.IndexNames(settings.index_prefix)
+    options = RunOptions(data=BUNDLED, max_users=20, evaluate=False)
+    first = run_pipeline(spark, settings, options, es, progress=lambda _: None)
+    api_only_user, late_user = 990_001, 990_002
+
+    with TestClient(create_app()) as client:
+        for user_id, movie_id, value in ((1, 1, 0.5), (api_only_user, 1, 5.0), (api_only_user, 3114, 4.5)):
+            resp = client.post(f"/users/{user_id}/ratings", json={"movie_id": movie_id, "rating": value})
+            assert resp.status_code == 200, resp.text
+
+        def rate_while_indexing(message):
+            if message.startswith("[index] ..."):  # the old version still serves
+                resp = client.post(f"/users/{late_user}/ratings", json={"movie_id": 260, "rating": 5.0})
+                assert resp.status_code == 200, resp.text
+
+        second = run_pipeline(spark, settings, options, es, progress=rate_while_indexing)
+        assert indices.serving_version(es, names) == second.version != first.version
+        assert second.cleaning.counts["live ratings carried over"] == 3
+        assert second.cleaning.counts["file ratings replaced by a later live rating"] == 1
+        assert [name for name, _, _ in second.stages][-1] == "late ratings"
+
+        ratings = {hit["_id"]: hit["_source"] for hit in es.search(
+            index=names.ratings, query={"terms": {"source": ["api"]}}, size=10)["hits"]["hits"]}
+        assert {k: (v["rating"], v["source"]) for k, v in ratings.items()} == {
+            "1_1": (0.5, "api"), f"{api_only_user}_1": (5.0, "api"),
+            f"{api_only_user}_3114": (4.5, "api"), f"{late_user}_260": (5.0, "api"),
+        }
+        # Trained into the new model: the API-only user has a vector and personal recommendations.
+        trained = es.get(index=names.users, id=str(api_only_user))["_source"]
+        assert trained["model_version"] == second.version and trained["user_vector"]
+        assert client.get(f"/users/{api_only_user}/recommendations").json()["source"] == "personal"
+        # The late rating was folded into the new model after the switch.
+        late = es.get(index=names.users, id=str(late_user))["_source"]
+        assert late["model_version"] == second.version and late["vector_source"] == "fold-in" and late["user_vector"]

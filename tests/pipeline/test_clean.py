@@ -1,6 +1,13 @@
 import pytest
 
-from pipeline.clean import CleaningReport, clean_movies, clean_ratings, drop_unknown_movies
+from pipeline.clean import (
+    LIVE_RATINGS_SCHEMA,
+    CleaningReport,
+    clean_movies,
+    clean_ratings,
+    drop_unknown_movies,
+    merge_live_ratings,
+)
 
 pytestmark = pytest.mark.spark
 
@@ -73,3 +80,37 @@ def test_ratings_of_unknown_movies_are_counted(spark):
     report = CleaningReport()
     assert drop_unknown_movies(ratings, movies, report).count() == 1
     assert report.counts["ratings of unknown movieId (dropped)"] == 1
+
+
+def test_live_ratings_join_the_file_ratings_and_the_latest_wins(spark):
+    report = CleaningReport()
+    files = spark.createDataFrame([(1, 10, 3.0, 100), (1, 11, 4.0, 100), (2, 10, 2.0, 500)], LIVE_RATINGS_SCHEMA)
+    live = spark.createDataFrame(
+        [
+            (1, 11, 5.0, 200),  # the user changed their mind through the API: replaces the file's 4.0
+            (2, 10, 4.5, 300),  # older than the file's rating for the pair: dropped
+            (7, 10, 3.5, 400),  # a user only the API knows
+            (1, 12, 1.0, 100),
+        ],
+        LIVE_RATINGS_SCHEMA,
+    )
+    merged = merge_live_ratings(files, live, report)
+    got = {(r.userId, r.movieId): (r.rating, r.source) for r in merged.collect()}
+    assert got == {
+        (1, 10): (3.0, "movielens"),
+        (1, 11): (5.0, "api"),
+        (1, 12): (1.0, "api"),
+        (2, 10): (2.0, "movielens"),
+        (7, 10): (3.5, "api"),
+    }
+    assert report.counts == {
+        "live ratings carried over": 3,
+        "file ratings replaced by a later live rating": 1,
+        "live ratings older than the file's (dropped)": 1,
+    }
+
+
+def test_no_live_ratings_leaves_the_file_ratings_alone(spark):
+    files = spark.createDataFrame([(1, 10, 3.0, 100)], LIVE_RATINGS_SCHEMA)
+    merged = merge_live_ratings(files, spark.createDataFrame([], LIVE_RATINGS_SCHEMA), CleaningReport())
+    assert [tuple(r) for r in merged.collect()] == [(1, 10, 3.0, 100, "movielens")]
