@@ -214,16 +214,23 @@ def index_status() -> None:
 
 @index_app.command("rollback")
 def index_rollback() -> None:
-    """Serve the previous version again."""
-    from search import indices
+    """Serve the previous version again; API ratings given since are kept and folded into it."""
+    from search import carryover, indices
 
+    settings = get_settings()
     es = _es_client()
     _require_es(es)
+    names = indices.IndexNames(settings.index_prefix)
+    left = indices.serving_version(es, names)
     try:
-        version = indices.rollback(es, indices.IndexNames(get_settings().index_prefix))
+        version = indices.rollback(es, names)
     except indices.NoSuchVersion as exc:
         _fail(str(exc))
     typer.echo(f"serving version {version}")
+    if left:
+        kept = carryover.carry_over(es, settings.es_url, names, from_version=left, to_version=version)
+        refolded = "refolded" if kept.refolded else "not refolded (no model card)"
+        typer.echo(f"API ratings kept: {kept.found} found in {left}; {len(kept.users)} users updated, {refolded}")
 
 
 @app.command()

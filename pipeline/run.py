@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -14,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from elasticsearch import AsyncElasticsearch, Elasticsearch
+from elasticsearch import Elasticsearch
 from pyspark.sql import SparkSession
 
 from movierec.config import Settings
@@ -22,7 +21,7 @@ from pipeline import als, clean, evaluate, export, features, tune
 from pipeline.load import load_movielens
 from search import carryover, indices
 from search.foldin import item_gram
-from search.ratings import ModelCard, refold_user
+from search.ratings import ModelCard
 
 log = logging.getLogger(__name__)
 
@@ -180,21 +179,12 @@ def run_pipeline(
             _index(es, settings, names, report, movie_docs, user_docs, rating_docs, params.rank, card, detail, options.bar)
         if previous:
             with _stage(report, "late ratings", progress) as detail:
-                late = carryover.fetch_live_ratings(es, names.concrete("ratings", previous), since=live_since)
-                users = carryover.copy_newer(es, late, names.concrete("ratings", report.version))
                 model = ModelCard(report.version, params.implicit, params.reg_param, params.alpha, gram)
-                asyncio.run(_refold(settings.es_url, names, model, users))
-                detail.append(f"{len(late)} API ratings arrived during the run, {len(users)} users refolded")
+                late = carryover.carry_over(
+                    es, settings.es_url, names, from_version=previous, to_version=report.version, since=live_since, model=model
+                )
+                detail.append(f"{late.found} API ratings arrived during the run, {len(late.users)} users refolded")
     return report
-
-
-async def _refold(es_url: str, names: indices.IndexNames, model: ModelCard, users: list[int]) -> None:
-    """Fold users whose ratings arrived during the run into the model just published."""
-    if not users:
-        return
-    async with AsyncElasticsearch(es_url) as es:
-        for user_id in users:
-            await refold_user(es, names, model, user_id)
 
 
 def _index(es, settings, names, report, movie_docs, user_docs, rating_docs, dims, card, detail, bar=None) -> None:

@@ -3,15 +3,19 @@
 The MovieLens files do not hold them, so a pipeline run reads them from the serving version, trains on
 them and indexes them (still marked `source: api`). Ratings that arrive while the run works land in
 the old version; after the switch they are copied over and their users folded into the new model.
+A rollback does the same in the other direction.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from dataclasses import dataclass
 
-from elasticsearch import Elasticsearch, helpers
+from elasticsearch import AsyncElasticsearch, Elasticsearch, NotFoundError, helpers
 
-from search.ratings import LIVE_SOURCE, rating_id
+from search.indices import IndexNames
+from search.ratings import LIVE_SOURCE, ModelCard, card_from_document, rating_id, refold_user
 
 log = logging.getLogger(__name__)
 
@@ -55,3 +59,43 @@ def copy_newer(es: Elasticsearch, ratings: list[dict], index: str) -> list[int]:
     log.info("copied %d of %d late API ratings into %s", len(actions), len(ratings), index)
     return sorted(users)
 
+
+
+@dataclass
+class CarryOver:
+    found: int  # API ratings read from the version left behind
+    users: list[int]  # users whose ratings were copied
+    refolded: bool = True
+
+
+def carry_over(
+    es: Elasticsearch,
+    es_url: str,
+    names: IndexNames,
+    *,
+    from_version: str,
+    to_version: str,
+    since: int | None = None,
+    model: ModelCard | None = None,
+) -> CarryOver:
+    """Copy API ratings of `from_version` into `to_version` (serving now) and refold their users.
+
+    `model` is the serving model's card; read from the models index when not given.
+    """
+    late = fetch_live_ratings(es, names.concrete("ratings", from_version), since=since)
+    users = copy_newer(es, late, names.concrete("ratings", to_version))
+    if users and model is None:
+        try:
+            model = card_from_document(to_version, es.get(index=names.models, id=to_version)["_source"])
+        except NotFoundError:
+            log.warning("no model card for %s: %d users keep their vectors until their next rating", to_version, len(users))
+            return CarryOver(len(late), users, refolded=False)
+    if users:
+        asyncio.run(_refold(es_url, names, model, users))
+    return CarryOver(len(late), users)
+
+
+async def _refold(es_url: str, names: IndexNames, model: ModelCard, users: list[int]) -> None:
+    async with AsyncElasticsearch(es_url) as es:
+        for user_id in users:
+            await refold_user(es, names, model, user_id)

@@ -63,10 +63,15 @@ class ModelCache:
                 doc = (await es.get(index=names.models, id=version))["_source"]
             except NotFoundError:
                 raise ModelUnavailable(f"model card {version} is missing from {names.models}") from None
-            params = doc["params"]
-            gram = np.array(doc["item_gram"]) if doc.get("item_gram") else None
-            self._cards[key] = ModelCard(version, params["implicit"], params["reg_param"], params["alpha"], gram)
+            self._cards[key] = card_from_document(version, doc)
         return self._cards[key]
+
+
+def card_from_document(version: str, doc: dict) -> ModelCard:
+    """The fold-in's view of a model card stored in the models index."""
+    params = doc["params"]
+    gram = np.array(doc["item_gram"]) if doc.get("item_gram") else None
+    return ModelCard(version, params["implicit"], params["reg_param"], params["alpha"], gram)
 
 
 @dataclass

@@ -84,3 +84,23 @@ def test_ratings_given_through_the_api_survive_the_next_pipeline_run(spark, es, 
         # The late rating was folded into the new model after the switch.
         late = es.get(index=names.users, id=str(late_user))["_source"]
         assert late["model_version"] == second.version and late["vector_source"] == "fold-in" and late["user_vector"]
+
+        # Rolling back keeps them too: the older version gets every API rating and refolds their users.
+        resp = client.post("/users/1/ratings", json={"movie_id": 2, "rating": 4.0})
+        assert resp.status_code == 200, resp.text
+
+    from typer.testing import CliRunner
+
+    from movierec.cli import app as cli
+
+    result = CliRunner().invoke(cli, ["index", "rollback"])
+    assert result.exit_code == 0, result.output
+    assert f"serving version {first.version}" in result.output
+    assert "API ratings kept: 5 found" in result.output
+    assert indices.serving_version(es, names) == first.version
+    es.indices.refresh(index=names.ratings)
+    kept = {hit["_id"] for hit in es.search(index=names.ratings, query={"term": {"source": "api"}}, size=10)["hits"]["hits"]}
+    assert kept == {"1_1", "1_2", f"{api_only_user}_1", f"{api_only_user}_3114", f"{late_user}_260"}
+    user = es.get(index=names.users, id="1")["_source"]
+    stored = es.count(index=names.ratings, query={"term": {"user_id": 1}})["count"]
+    assert user["model_version"] == first.version and user["num_ratings"] == stored and user["user_vector"]
