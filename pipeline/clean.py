@@ -186,3 +186,15 @@ def merge_live_ratings(ratings: DataFrame, live: DataFrame, report: CleaningRepo
     for rule, count in counts.items():
         report.add(rule, count)
     return ranked.where("_n = 1").drop("_n")
+
+
+DELETIONS_SCHEMA = "userId int, movieId int, deleted_at long"
+
+
+def drop_deleted_ratings(ratings: DataFrame, deletions: DataFrame, report: CleaningReport) -> DataFrame:
+    """Ratings deleted through the API stay deleted: drop those given before the deletion."""
+    joined = ratings.join(deletions, ["userId", "movieId"], "left")
+    deleted = F.col("deleted_at").isNotNull() & (F.col("timestamp") <= F.col("deleted_at"))
+    flagged = joined.withColumn("_deleted", deleted).cache()
+    report.add("ratings deleted through the API (dropped)", flagged.where("_deleted").count())
+    return flagged.where(~F.col("_deleted")).drop("_deleted", "deleted_at")

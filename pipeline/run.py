@@ -99,9 +99,10 @@ def run_pipeline(
         live_since = int(time.time())
         previous = indices.serving_version(es, names) if es is not None and options.index else None
         live = carryover.fetch_live_ratings(es, names.concrete("ratings", previous)) if previous else []
-        if live:
-            (run_dir / "live_ratings.json").write_text(json.dumps(live))
-            detail.append(f"{len(live)} API ratings from version {previous}")
+        deletions = carryover.fetch_deletions(es, names) if es is not None and options.index else []
+        if live or deletions:
+            (run_dir / "live_ratings.json").write_text(json.dumps({"ratings": live, "deletions": deletions}))
+            detail.append(f"{len(live)} API ratings from version {previous}, {len(deletions)} API deletions")
 
     with _stage(report, "clean", progress) as detail:
         movies, rejected_movies = clean.clean_movies(raw.movies, raw.links, report.cleaning)
@@ -113,6 +114,10 @@ def run_pipeline(
         live_rows = [(r["user_id"], r["movie_id"], float(r["rating"]), int(r["date"])) for r in live]
         ratings = clean.merge_live_ratings(
             ratings, spark.createDataFrame(live_rows, clean.LIVE_RATINGS_SCHEMA), report.cleaning
+        )
+        deleted_rows = [(d["user_id"], d["movie_id"], int(d["date"])) for d in deletions]
+        ratings = clean.drop_deleted_ratings(
+            ratings, spark.createDataFrame(deleted_rows, clean.DELETIONS_SCHEMA), report.cleaning
         )
         ratings = clean.drop_unknown_movies(ratings, movies, report.cleaning)
         ratings = ratings.cache()
@@ -178,12 +183,12 @@ def run_pipeline(
         with _stage(report, "index", progress) as detail:
             _index(es, settings, names, report, movie_docs, user_docs, rating_docs, params.rank, card, detail, options.bar)
         if previous:
-            with _stage(report, "late ratings", progress) as detail:
+            with _stage(report, "late ratings", progress) as detail:  # and late deletions
                 model = ModelCard(report.version, params.implicit, params.reg_param, params.alpha, gram)
                 late = carryover.carry_over(
                     es, settings.es_url, names, from_version=previous, to_version=report.version, since=live_since, model=model
                 )
-                detail.append(f"{late.found} API ratings arrived during the run, {len(late.users)} users refolded")
+                detail.append(f"{late.found} API ratings arrived during the run; {len(late.users)} users updated and refolded")
     return report
 
 
@@ -204,7 +209,7 @@ def _index(es, settings, names, report, movie_docs, user_docs, rating_docs, dims
             f"First errors: {samples}"
         )
     indices.publish(es, names, report.version, {kind: r.ok for kind, r in results.items()})
-    indices.ensure_models_index(es, names, settings.mappings_dir)
+    indices.ensure_shared_indices(es, names, settings.mappings_dir)
     es.index(index=names.models, id=report.version, document=card, refresh=True)
     report.published = True
     detail.append(f"{total} docs, aliases -> {report.version}")

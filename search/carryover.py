@@ -3,7 +3,8 @@
 The MovieLens files do not hold them, so a pipeline run reads them from the serving version, trains on
 them and indexes them (still marked `source: api`). Ratings that arrive while the run works land in
 the old version; after the switch they are copied over and their users folded into the new model.
-A rollback does the same in the other direction.
+A rollback does the same in the other direction. Deletions made through the API are kept in an
+unversioned index and applied to every version a run or a rollback brings in.
 """
 
 from __future__ import annotations
@@ -61,10 +62,35 @@ def copy_newer(es: Elasticsearch, ratings: list[dict], index: str) -> list[int]:
 
 
 
+def fetch_deletions(es: Elasticsearch, names: IndexNames, *, since: int | None = None) -> list[dict]:
+    """Ratings deleted through the API (user_id, movie_id, date), optionally only recent ones."""
+    if not es.indices.exists(index=names.deletions):
+        return []
+    query = {"match_all": {}} if since is None else {"range": {"date": {"gte": since, "format": "epoch_second"}}}
+    return [hit["_source"] for hit in helpers.scan(es, index=names.deletions, query={"query": query}, size=2000)]
+
+
+def apply_deletions(es: Elasticsearch, deletions: list[dict], index: str) -> list[int]:
+    """Delete from `index` the ratings given before their deletion; returns the users affected, sorted."""
+    if not deletions:
+        return []
+    ids = [rating_id(d["user_id"], d["movie_id"]) for d in deletions]
+    held = es.mget(index=index, ids=ids, source_includes=["date"])["docs"]
+    actions, users = [], set()
+    for doc_id, deletion, found in zip(ids, deletions, held, strict=True):
+        if found.get("found") and found["_source"].get("date", 0) <= deletion["date"]:
+            actions.append({"_op_type": "delete", "_index": index, "_id": doc_id})
+            users.add(int(deletion["user_id"]))
+    if actions:
+        helpers.bulk(es, actions, refresh=True)
+    log.info("applied %d of %d API deletions to %s", len(actions), len(deletions), index)
+    return sorted(users)
+
+
 @dataclass
 class CarryOver:
     found: int  # API ratings read from the version left behind
-    users: list[int]  # users whose ratings were copied
+    users: list[int]  # users whose ratings were copied or deleted
     refolded: bool = True
 
 
@@ -78,12 +104,14 @@ def carry_over(
     since: int | None = None,
     model: ModelCard | None = None,
 ) -> CarryOver:
-    """Copy API ratings of `from_version` into `to_version` (serving now) and refold their users.
+    """Copy API ratings of `from_version` into `to_version` (serving now), apply the API's deletions
+    made since `since`, and refold the users concerned.
 
     `model` is the serving model's card; read from the models index when not given.
     """
+    target = names.concrete("ratings", to_version)
     late = fetch_live_ratings(es, names.concrete("ratings", from_version), since=since)
-    users = copy_newer(es, late, names.concrete("ratings", to_version))
+    users = sorted({*copy_newer(es, late, target), *apply_deletions(es, fetch_deletions(es, names, since=since), target)})
     if users and model is None:
         try:
             model = card_from_document(to_version, es.get(index=names.models, id=to_version)["_source"])

@@ -56,6 +56,11 @@ class IndexNames:
     def models(self) -> str:
         return self.alias("models")
 
+    @property
+    def deletions(self) -> str:
+        """Ratings deleted through the API; not versioned, so every retrain can honour them."""
+        return self.alias("deletions")
+
 
 def load_mapping(mappings_dir: Path, kind: str, *, dims: int | None = None) -> dict:
     """The index body from `mappings/<kind>.json`, with vector dims set to the model's rank."""
@@ -71,9 +76,11 @@ def new_version(now: datetime | None = None) -> str:
     return f"v{now:%Y%m%d%H%M%S}-{secrets.token_hex(2)}"
 
 
-def ensure_models_index(es: Elasticsearch, names: IndexNames, mappings_dir: Path) -> None:
-    if not es.indices.exists(index=names.models):
-        es.indices.create(index=names.models, **load_mapping(mappings_dir, "models"))
+def ensure_shared_indices(es: Elasticsearch, names: IndexNames, mappings_dir: Path) -> None:
+    """The unversioned indices: model cards and the API's rating deletions."""
+    for kind in ("models", "deletions"):
+        if not es.indices.exists(index=names.alias(kind)):
+            es.indices.create(index=names.alias(kind), **load_mapping(mappings_dir, kind))
 
 
 def create_version(es: Elasticsearch, names: IndexNames, version: str, *, dims: int, mappings_dir: Path) -> dict[str, str]:

@@ -121,6 +121,45 @@ async def add_rating(
     return RatingResult(user_id, movie_id, rating, doc["num_ratings"], doc["vector_source"], model.version, attempts)
 
 
+class RatingNotFound(LookupError):
+    """The user has no stored rating for that movie."""
+
+
+async def remove_rating(
+    es: AsyncElasticsearch, names: IndexNames, model: ModelCard, user_id: int, movie_id: int, *, deletions_mapping: dict
+) -> RatingResult:
+    """Delete a rating, remember the deletion (so a retrain does not bring it back), refold the user."""
+    doc_id = rating_id(user_id, movie_id)
+    try:
+        previous = (await es.get(index=names.ratings, id=doc_id))["_source"]
+    except NotFoundError:
+        raise RatingNotFound(f"user {user_id} has no rating for movie {movie_id}") from None
+    await _ensure_index(es, names.deletions, deletions_mapping)
+    await es.index(
+        index=names.deletions,
+        id=doc_id,
+        document={"user_id": user_id, "movie_id": movie_id, "date": int(time.time())},
+        refresh=True,
+    )
+    try:
+        await es.delete(index=names.ratings, id=doc_id, refresh=True)
+        doc, attempts = await refold_user(es, names, model, user_id)
+    except BaseException:
+        await _undo(es, names, doc_id, previous)
+        await es.options(ignore_status=404).delete(index=names.deletions, id=doc_id, refresh=True)
+        raise
+    return RatingResult(
+        user_id, movie_id, previous["rating"], doc["num_ratings"], doc["vector_source"], model.version, attempts
+    )
+
+
+async def _ensure_index(es: AsyncElasticsearch, index: str, body: dict) -> None:
+    # Normally created by the pipeline; a deployment indexed before deletions existed gets it here,
+    # with its mapping rather than a guessed one.
+    if not await es.indices.exists(index=index):
+        await es.options(ignore_status=400).indices.create(index=index, **body)
+
+
 async def _undo(es: AsyncElasticsearch, names: IndexNames, doc_id: str, previous: dict | None) -> None:
     try:
         if previous is None:

@@ -10,6 +10,8 @@ from elasticsearch import ConnectionTimeout
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from search.ratings import ModelUnavailable, RatingConflict
+
 log = logging.getLogger(__name__)
 
 
@@ -21,6 +23,14 @@ def not_found(message: str, suggestions: list[dict] | None = None) -> HTTPExcept
 
 
 def install(app: FastAPI) -> None:
+    @app.exception_handler(ModelUnavailable)
+    async def no_model(request: Request, exc: ModelUnavailable) -> JSONResponse:
+        return JSONResponse(status_code=503, content={"detail": str(exc)})
+
+    @app.exception_handler(RatingConflict)
+    async def conflict(request: Request, exc: RatingConflict) -> JSONResponse:
+        return JSONResponse(status_code=409, content={"detail": str(exc)})
+
     @app.exception_handler(EsConnectionError)
     @app.exception_handler(ConnectionTimeout)
     async def es_unavailable(request: Request, exc: Exception) -> JSONResponse:

@@ -45,9 +45,9 @@ def test_failed_documents_block_the_alias_switch(spark, es, settings):
     assert indices.serving_version(es, names) == first.version
 
 
-def test_ratings_given_through_the_api_survive_the_next_pipeline_run(spark, es, settings):
-    """API ratings live only in Elasticsearch: a retrain trains on them and keeps them, including
-    the ones that arrive while it runs."""
+def test_api_ratings_and_deletions_survive_retraining_and_rollback(spark, es, settings):
+    """API ratings and deletions live only in Elasticsearch: a retrain honours them, including the
+    ones made while it runs, and so does a rollback."""
     from service.main import create_app
 
     names = indices.IndexNames(settings.index_prefix)
@@ -59,17 +59,26 @@ def test_ratings_given_through_the_api_survive_the_next_pipeline_run(spark, es, 
         for user_id, movie_id, value in ((1, 1, 0.5), (api_only_user, 1, 5.0), (api_only_user, 3114, 4.5)):
             resp = client.post(f"/users/{user_id}/ratings", json={"movie_id": movie_id, "rating": value})
             assert resp.status_code == 200, resp.text
+        assert client.delete("/users/1/ratings/3").status_code == 200  # a rating from ratings.csv
 
         def rate_while_indexing(message):
             if message.startswith("[index] ..."):  # the old version still serves
                 resp = client.post(f"/users/{late_user}/ratings", json={"movie_id": 260, "rating": 5.0})
                 assert resp.status_code == 200, resp.text
+                assert client.delete("/users/1/ratings/6").status_code == 200
 
         second = run_pipeline(spark, settings, options, es, progress=rate_while_indexing)
         assert indices.serving_version(es, names) == second.version != first.version
         assert second.cleaning.counts["live ratings carried over"] == 3
         assert second.cleaning.counts["file ratings replaced by a later live rating"] == 1
+        assert second.cleaning.counts["ratings deleted through the API (dropped)"] == 1
         assert [name for name, _, _ in second.stages][-1] == "late ratings"
+        # Deleted before the run (dropped from training) and during it (applied after the switch).
+        assert not es.exists(index=names.ratings, id="1_3") and not es.exists(index=names.ratings, id="1_6")
+        assert es.exists(index=names.ratings, id="1_47")
+        user_1 = es.get(index=names.users, id="1")["_source"]
+        assert user_1["model_version"] == second.version
+        assert user_1["num_ratings"] == es.count(index=names.ratings, query={"term": {"user_id": 1}})["count"]
 
         ratings = {hit["_id"]: hit["_source"] for hit in es.search(
             index=names.ratings, query={"terms": {"source": ["api"]}}, size=10)["hits"]["hits"]}
@@ -101,6 +110,7 @@ def test_ratings_given_through_the_api_survive_the_next_pipeline_run(spark, es, 
     es.indices.refresh(index=names.ratings)
     kept = {hit["_id"] for hit in es.search(index=names.ratings, query={"term": {"source": "api"}}, size=10)["hits"]["hits"]}
     assert kept == {"1_1", "1_2", f"{api_only_user}_1", f"{api_only_user}_3114", f"{late_user}_260"}
+    assert not es.exists(index=names.ratings, id="1_3") and not es.exists(index=names.ratings, id="1_6")
     user = es.get(index=names.users, id="1")["_source"]
     stored = es.count(index=names.ratings, query={"term": {"user_id": 1}})["count"]
     assert user["model_version"] == first.version and user["num_ratings"] == stored and user["user_vector"]

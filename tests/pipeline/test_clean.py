@@ -1,10 +1,12 @@
 import pytest
 
 from pipeline.clean import (
+    DELETIONS_SCHEMA,
     LIVE_RATINGS_SCHEMA,
     CleaningReport,
     clean_movies,
     clean_ratings,
+    drop_deleted_ratings,
     drop_unknown_movies,
     merge_live_ratings,
 )
@@ -114,3 +116,13 @@ def test_no_live_ratings_leaves_the_file_ratings_alone(spark):
     files = spark.createDataFrame([(1, 10, 3.0, 100)], LIVE_RATINGS_SCHEMA)
     merged = merge_live_ratings(files, spark.createDataFrame([], LIVE_RATINGS_SCHEMA), CleaningReport())
     assert [tuple(r) for r in merged.collect()] == [(1, 10, 3.0, 100, "movielens")]
+
+
+def test_deleted_ratings_stay_deleted_unless_given_again_later(spark):
+    report = CleaningReport()
+    ratings = spark.createDataFrame([(1, 10, 3.0, 100), (1, 11, 4.0, 100), (2, 10, 5.0, 900)], LIVE_RATINGS_SCHEMA)
+    deletions = spark.createDataFrame([(1, 10, 500), (2, 10, 500)], DELETIONS_SCHEMA)
+    kept = drop_deleted_ratings(ratings, deletions, report)
+    assert sorted((r.userId, r.movieId) for r in kept.collect()) == [(1, 11), (2, 10)]  # (2, 10) was rated again
+    assert kept.columns == ["userId", "movieId", "rating", "timestamp"]
+    assert report.counts == {"ratings deleted through the API (dropped)": 1}

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from elasticsearch import AsyncElasticsearch
 
+from movierec.config import PROJECT_ROOT
 from search import ratings
-from search.indices import IndexNames
+from search.indices import IndexNames, load_mapping
 
 pytestmark = [pytest.mark.es, pytest.mark.spark]
 _ids = itertools.count(900_001)
@@ -25,6 +26,10 @@ def new_user(es, indexed):
     for hit in es.search(index=names.ratings, query={"term": {"user_id": user_id}}, size=100)["hits"]["hits"]:
         es.delete(index=names.ratings, id=hit["_id"], refresh=True)
     es.options(ignore_status=404).delete(index=names.users, id=str(user_id), refresh=True)
+    if es.indices.exists(index=names.deletions):
+        es.indices.refresh(index=names.deletions)
+        for hit in es.search(index=names.deletions, query={"term": {"user_id": user_id}}, size=100)["hits"]["hits"]:
+            es.delete(index=names.deletions, id=hit["_id"], refresh=True)
 
 
 def rec_ids(api, user_id, k=10):
@@ -119,7 +124,56 @@ def test_writes_need_the_api_key_when_one_is_set(api, new_user, monkeypatch):
     assert api.post(url, json={"movie_id": 1, "rating": 4.0}).status_code == 401
     assert api.post(url, json={"movie_id": 1, "rating": 4.0}, headers={"X-API-Key": "nope"}).status_code == 401
     assert api.post(url, json={"movie_id": 1, "rating": 4.0}, headers={"X-API-Key": "s3cret"}).status_code == 200
+    assert api.delete(f"{url}/1").status_code == 401
+    assert api.delete(f"{url}/1", headers={"X-API-Key": "s3cret"}).status_code == 200
     assert api.get(f"/users/{new_user}/recommendations").status_code == 200  # reads stay open
+
+
+def test_deleting_a_rating_refolds_the_user_and_is_remembered(api, new_user, es, indexed):
+    names = IndexNames(indexed.index_prefix)
+    for movie in (TOY_STORY, LION_KING):
+        api.post(f"/users/{new_user}/ratings", json={"movie_id": movie, "rating": 5.0})
+    _, both = rec_ids(api, new_user, k=20)
+
+    resp = api.delete(f"/users/{new_user}/ratings/{LION_KING}")
+    assert resp.status_code == 200, resp.text
+    assert resp.json() | {"model_version": None} == {
+        "user_id": new_user, "movie_id": LION_KING, "rating": 5.0, "deleted": True, "num_ratings": 1,
+        "vector_source": "fold-in", "model_version": None,
+    }
+    assert not es.exists(index=names.ratings, id=ratings.rating_id(new_user, LION_KING))
+    assert es.get(index=names.deletions, id=ratings.rating_id(new_user, LION_KING))["_source"]["movie_id"] == LION_KING
+    source, one = rec_ids(api, new_user, k=20)
+    assert source == "personal" and one != both
+
+    assert api.delete(f"/users/{new_user}/ratings/{TOY_STORY}").json()["vector_source"] == "none"
+    assert rec_ids(api, new_user)[0] == "popular"  # nothing left to personalise from
+
+
+def test_deleting_a_rating_that_does_not_exist_is_404(api, new_user):
+    resp = api.delete(f"/users/{new_user}/ratings/{TOY_STORY}")
+    assert resp.status_code == 404 and "has no rating for movie" in resp.json()["detail"]["message"]
+
+
+def test_a_failed_deletion_restores_the_rating(indexed, new_user, es, api):
+    names = IndexNames(indexed.index_prefix)
+    api.post(f"/users/{new_user}/ratings", json={"movie_id": TOY_STORY, "rating": 4.0})
+    api.post(f"/users/{new_user}/ratings", json={"movie_id": SHREK, "rating": 3.0})
+    broken = ratings.ModelCard("v-broken", implicit=True, reg_param=0.1, alpha=10.0, gram=np.eye(3))  # wrong rank
+    mapping = load_mapping(PROJECT_ROOT / "mappings", "deletions")
+
+    async def go():
+        client = AsyncElasticsearch(indexed.es_url)
+        try:
+            await ratings.remove_rating(client, names, broken, new_user, SHREK, deletions_mapping=mapping)
+        finally:
+            await client.close()
+
+    with pytest.raises(ValueError):
+        asyncio.run(go())
+    assert es.get(index=names.ratings, id=ratings.rating_id(new_user, SHREK))["_source"]["rating"] == 3.0
+    assert not es.exists(index=names.deletions, id=ratings.rating_id(new_user, SHREK))
+    assert es.get(index=names.users, id=str(new_user))["_source"]["num_ratings"] == 2
 
 
 def test_metrics_exposes_counts_and_latency(api):
@@ -127,3 +181,14 @@ def test_metrics_exposes_counts_and_latency(api):
     text = api.get("/metrics").text
     assert 'movierec_http_requests_total{method="GET",route="/movies/search",status="200"}' in text
     assert 'movierec_http_request_duration_seconds_bucket{method="GET",route="/movies/search",le="+Inf"}' in text
+
+
+def test_writes_before_any_model_is_indexed_are_503_with_a_reason(settings):
+    from fastapi.testclient import TestClient
+
+    from service.main import create_app
+
+    with TestClient(create_app()) as client:  # `settings` points at a prefix with nothing indexed
+        resp = client.post("/users/1/ratings", json={"movie_id": 1, "rating": 4.0})
+        assert resp.status_code == 503 and "pipeline run" in resp.json()["detail"]
+        assert client.delete("/users/1/ratings/1").status_code == 503
