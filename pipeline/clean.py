@@ -188,13 +188,20 @@ def merge_live_ratings(ratings: DataFrame, live: DataFrame, report: CleaningRepo
     return ranked.where("_n = 1").drop("_n")
 
 
-DELETIONS_SCHEMA = "userId int, movieId int, deleted_at long"
+DELETIONS_SCHEMA = "userId int, movieId int, deleted_at long"  # movieId null: the whole user was erased
 
 
 def drop_deleted_ratings(ratings: DataFrame, deletions: DataFrame, report: CleaningReport) -> DataFrame:
-    """Ratings deleted through the API stay deleted: drop those given before the deletion."""
-    joined = ratings.join(deletions, ["userId", "movieId"], "left")
-    deleted = F.col("deleted_at").isNotNull() & (F.col("timestamp") <= F.col("deleted_at"))
-    flagged = joined.withColumn("_deleted", deleted).cache()
-    report.add("ratings deleted through the API (dropped)", flagged.where("_deleted").count())
-    return flagged.where(~F.col("_deleted")).drop("_deleted", "deleted_at")
+    """Deletions and erasures made through the API stay in force: drop ratings given before them."""
+    per_rating = deletions.where(F.col("movieId").isNotNull())
+    per_user = deletions.where(F.col("movieId").isNull()).groupBy("userId").agg(F.max("deleted_at").alias("erased_at"))
+    joined = ratings.join(per_rating, ["userId", "movieId"], "left").join(per_user, "userId", "left")
+    flagged = joined.withColumn(
+        "_dropped",
+        F.when(F.col("erased_at").isNotNull() & (F.col("timestamp") <= F.col("erased_at")), "ratings of erased users (dropped)")
+        .when(F.col("deleted_at").isNotNull() & (F.col("timestamp") <= F.col("deleted_at")), "ratings deleted through the API (dropped)"),
+    ).cache()
+    counts = {row["_dropped"]: row["count"] for row in flagged.groupBy("_dropped").count().collect() if row["_dropped"]}
+    for rule in ("ratings deleted through the API (dropped)", "ratings of erased users (dropped)"):
+        report.add(rule, counts.get(rule, 0))
+    return flagged.where(F.col("_dropped").isNull()).drop("_dropped", "deleted_at", "erased_at")

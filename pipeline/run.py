@@ -115,7 +115,7 @@ def run_pipeline(
         ratings = clean.merge_live_ratings(
             ratings, spark.createDataFrame(live_rows, clean.LIVE_RATINGS_SCHEMA), report.cleaning
         )
-        deleted_rows = [(d["user_id"], d["movie_id"], int(d["date"])) for d in deletions]
+        deleted_rows = [(d["user_id"], d.get("movie_id"), int(d["date"])) for d in deletions]
         ratings = clean.drop_deleted_ratings(
             ratings, spark.createDataFrame(deleted_rows, clean.DELETIONS_SCHEMA), report.cleaning
         )

@@ -70,21 +70,32 @@ def fetch_deletions(es: Elasticsearch, names: IndexNames, *, since: int | None =
     return [hit["_source"] for hit in helpers.scan(es, index=names.deletions, query={"query": query}, size=2000)]
 
 
-def apply_deletions(es: Elasticsearch, deletions: list[dict], index: str) -> list[int]:
-    """Delete from `index` the ratings given before their deletion; returns the users affected, sorted."""
-    if not deletions:
-        return []
-    ids = [rating_id(d["user_id"], d["movie_id"]) for d in deletions]
-    held = es.mget(index=index, ids=ids, source_includes=["date"])["docs"]
-    actions, users = [], set()
-    for doc_id, deletion, found in zip(ids, deletions, held, strict=True):
-        if found.get("found") and found["_source"].get("date", 0) <= deletion["date"]:
-            actions.append({"_op_type": "delete", "_index": index, "_id": doc_id})
-            users.add(int(deletion["user_id"]))
+def apply_deletions(es: Elasticsearch, deletions: list[dict], names: IndexNames, version: str) -> list[int]:
+    """Bring `version` in line with deletions and erasures: drop what was given before them.
+
+    Returns the users whose ratings changed, sorted (erased users are gone, not to be refolded).
+    """
+    ratings_index, users_index = names.concrete("ratings", version), names.concrete("users", version)
+    per_rating = [d for d in deletions if d.get("movie_id") is not None]
+    erased = {int(d["user_id"]): d["date"] for d in deletions if d.get("movie_id") is None}
+    actions, changed = [], set()
+    if per_rating:
+        ids = [rating_id(d["user_id"], d["movie_id"]) for d in per_rating]
+        held = es.mget(index=ratings_index, ids=ids, source_includes=["date"])["docs"]
+        for doc_id, deletion, found in zip(ids, per_rating, held, strict=True):
+            if found.get("found") and found["_source"].get("date", 0) <= deletion["date"]:
+                actions.append({"_op_type": "delete", "_index": ratings_index, "_id": doc_id})
+                changed.add(int(deletion["user_id"]))
+    for user_id, erased_at in erased.items():
+        query = {"bool": {"filter": [{"term": {"user_id": user_id}}, {"range": {"date": {"lte": erased_at, "format": "epoch_second"}}}]}}
+        for hit in helpers.scan(es, index=ratings_index, query={"query": query}, _source=False):
+            actions.append({"_op_type": "delete", "_index": ratings_index, "_id": hit["_id"]})
+        if es.exists(index=users_index, id=str(user_id)):
+            actions.append({"_op_type": "delete", "_index": users_index, "_id": str(user_id)})
     if actions:
         helpers.bulk(es, actions, refresh=True)
-    log.info("applied %d of %d API deletions to %s", len(actions), len(deletions), index)
-    return sorted(users)
+    log.info("applied %d deletions and %d erasures to version %s", len(per_rating), len(erased), version)
+    return sorted(changed - erased.keys())
 
 
 @dataclass
@@ -111,7 +122,14 @@ def carry_over(
     """
     target = names.concrete("ratings", to_version)
     late = fetch_live_ratings(es, names.concrete("ratings", from_version), since=since)
-    users = sorted({*copy_newer(es, late, target), *apply_deletions(es, fetch_deletions(es, names, since=since), target)})
+    copied = copy_newer(es, late, target)
+    deletions = fetch_deletions(es, names, since=since)
+    changed = apply_deletions(es, deletions, names, to_version)
+    erased = {int(d["user_id"]) for d in deletions if d.get("movie_id") is None}
+    # An erased user is refolded only if they rated again after the erasure; otherwise they stay gone.
+    users = sorted(
+        u for u in {*copied, *changed} if u not in erased or es.count(index=target, query={"term": {"user_id": u}})["count"]
+    )
     if users and model is None:
         try:
             model = card_from_document(to_version, es.get(index=names.models, id=to_version)["_source"])

@@ -134,11 +134,11 @@ async def remove_rating(
         previous = (await es.get(index=names.ratings, id=doc_id))["_source"]
     except NotFoundError:
         raise RatingNotFound(f"user {user_id} has no rating for movie {movie_id}") from None
-    await _ensure_index(es, names.deletions, deletions_mapping)
+    await ensure_index(es, names.deletions, deletions_mapping)
     await es.index(
         index=names.deletions,
         id=doc_id,
-        document={"user_id": user_id, "movie_id": movie_id, "date": int(time.time())},
+        document={"kind": "rating", "user_id": user_id, "movie_id": movie_id, "date": int(time.time())},
         refresh=True,
     )
     try:
@@ -153,7 +153,7 @@ async def remove_rating(
     )
 
 
-async def _ensure_index(es: AsyncElasticsearch, index: str, body: dict) -> None:
+async def ensure_index(es: AsyncElasticsearch, index: str, body: dict) -> None:
     # Normally created by the pipeline; a deployment indexed before deletions existed gets it here,
     # with its mapping rather than a guessed one.
     if not await es.indices.exists(index=index):

@@ -32,7 +32,7 @@ async def require_api_key(
     settings: Annotated[Settings, Depends(settings_dep)],
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> None:
-    """Writes need `X-API-Key` when MOVIEREC_API_KEY is set; reads stay open."""
+    """Writes and personal-data exports need `X-API-Key` when MOVIEREC_API_KEY is set."""
     if settings.api_key and x_api_key != settings.api_key:
         raise HTTPException(status_code=401, detail="missing or wrong X-API-Key header")
 
@@ -41,3 +41,5 @@ EsDep = Annotated[AsyncElasticsearch, Depends(get_es)]
 SettingsDep = Annotated[Settings, Depends(settings_dep)]
 NamesDep = Annotated[IndexNames, Depends(get_names)]
 WriteAccess = Depends(require_api_key)
+# A user's exported data is personal: it is guarded like a write, while recommendations stay open.
+PersonalDataAccess = Depends(require_api_key)

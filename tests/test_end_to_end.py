@@ -60,6 +60,8 @@ def test_api_ratings_and_deletions_survive_retraining_and_rollback(spark, es, se
             resp = client.post(f"/users/{user_id}/ratings", json={"movie_id": movie_id, "rating": value})
             assert resp.status_code == 200, resp.text
         assert client.delete("/users/1/ratings/3").status_code == 200  # a rating from ratings.csv
+        erased = client.delete("/users/2").json()  # a user from ratings.csv, erased on request
+        assert erased["ratings_deleted"] == 29 and erased["user_documents_deleted"] == 1
 
         def rate_while_indexing(message):
             if message.startswith("[index] ..."):  # the old version still serves
@@ -72,6 +74,9 @@ def test_api_ratings_and_deletions_survive_retraining_and_rollback(spark, es, se
         assert second.cleaning.counts["live ratings carried over"] == 3
         assert second.cleaning.counts["file ratings replaced by a later live rating"] == 1
         assert second.cleaning.counts["ratings deleted through the API (dropped)"] == 1
+        assert second.cleaning.counts["ratings of erased users (dropped)"] == 29
+        assert not es.exists(index=names.users, id="2")
+        assert es.count(index=names.ratings, query={"term": {"user_id": 2}})["count"] == 0
         assert [name for name, _, _ in second.stages][-1] == "late ratings"
         # Deleted before the run (dropped from training) and during it (applied after the switch).
         assert not es.exists(index=names.ratings, id="1_3") and not es.exists(index=names.ratings, id="1_6")

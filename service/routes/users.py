@@ -5,10 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from search import ratings, recommend
+from search import privacy, ratings, recommend
 from search.indices import load_mapping
 from search.movies import MovieNotFound
-from service.deps import EsDep, NamesDep, SettingsDep, WriteAccess
+from service.deps import EsDep, NamesDep, PersonalDataAccess, SettingsDep, WriteAccess
 from service.errors import not_found
 from service.schemas import UserRecommendationResponse
 
@@ -77,3 +77,52 @@ async def delete_rating(
     except ratings.RatingNotFound as exc:
         raise not_found(str(exc)) from exc
     return RatingOut.of(result, deleted=True)
+
+
+class ErasureOut(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{
+        "user_id": 1, "ratings_deleted": 464, "user_documents_deleted": 2,
+        "indices_searched": ["movierec-ratings-v20261125010216-c75e", "movierec-ratings-v20261125022602-728b"],
+        "erased_at": 1764037200,
+    }]}}
+
+    user_id: int
+    ratings_deleted: int = Field(description="rating documents removed, over every kept version")
+    user_documents_deleted: int
+    indices_searched: list[str]
+    erased_at: int = Field(description="epoch seconds; later pipeline runs drop the user's older rows")
+
+
+@router.delete("/{user_id}", response_model=ErasureOut, dependencies=[WriteAccess], tags=["privacy"])
+async def erase_user(es: EsDep, names: NamesDep, settings: SettingsDep, user_id: UserId) -> ErasureOut:
+    """Right to erasure: the user's profile, vector and ratings, in every kept version; retraining honours it."""
+    mapping = load_mapping(settings.mappings_dir, "deletions")
+    try:
+        erasure = await privacy.erase_user(es, names, user_id, deletions_mapping=mapping)
+    except privacy.NothingStored as exc:
+        raise not_found(str(exc)) from exc
+    return ErasureOut(**vars(erasure))
+
+
+class UserExport(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{
+        "user_id": 1, "exported_at": 1764037200,
+        "profile": {"user_id": 1, "num_ratings": 232, "avg_rating": 4.37, "user_vector": [0.12, -0.03]},
+        "ratings": [{"user_id": 1, "movie_id": 1, "rating": 4.0, "date": 964982703, "source": "movielens"}],
+        "deletions": [{"kind": "rating", "user_id": 1, "movie_id": 3, "date": 1764037100}],
+    }]}}
+
+    user_id: int
+    exported_at: int
+    profile: dict | None = Field(description="the user document of the serving version, vector included")
+    ratings: list[dict]
+    deletions: list[dict] = Field(description="ratings the user deleted (kept so retraining honours them)")
+
+
+@router.get("/{user_id}/export", response_model=UserExport, dependencies=[PersonalDataAccess], tags=["privacy"])
+async def export_user(es: EsDep, names: NamesDep, user_id: UserId) -> UserExport:
+    """Data portability: the user's profile, vector, ratings and deletion requests, as JSON."""
+    try:
+        return UserExport(**await privacy.export_user(es, names, user_id))
+    except privacy.NothingStored as exc:
+        raise not_found(str(exc)) from exc

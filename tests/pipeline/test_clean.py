@@ -125,4 +125,15 @@ def test_deleted_ratings_stay_deleted_unless_given_again_later(spark):
     kept = drop_deleted_ratings(ratings, deletions, report)
     assert sorted((r.userId, r.movieId) for r in kept.collect()) == [(1, 11), (2, 10)]  # (2, 10) was rated again
     assert kept.columns == ["userId", "movieId", "rating", "timestamp"]
-    assert report.counts == {"ratings deleted through the API (dropped)": 1}
+    assert report.counts == {"ratings deleted through the API (dropped)": 1, "ratings of erased users (dropped)": 0}
+
+
+def test_an_erased_user_loses_every_rating_given_before_the_erasure(spark):
+    report = CleaningReport()
+    ratings = spark.createDataFrame(
+        [(1, 10, 3.0, 100), (1, 11, 4.0, 200), (1, 12, 5.0, 900), (2, 10, 5.0, 100)], LIVE_RATINGS_SCHEMA
+    )
+    erasure = spark.createDataFrame([(1, None, 500)], DELETIONS_SCHEMA)
+    kept = drop_deleted_ratings(ratings, erasure, report)
+    assert sorted((r.userId, r.movieId) for r in kept.collect()) == [(1, 12), (2, 10)]  # (1, 12) came after
+    assert report.counts["ratings of erased users (dropped)"] == 2

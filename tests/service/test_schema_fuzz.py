@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 
 import httpx
 import pytest
@@ -12,6 +13,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from movierec.config import PROJECT_ROOT
+from search import indices
+from search.indices import IndexNames
 
 pytestmark = [pytest.mark.es, pytest.mark.spark, pytest.mark.slow]
 
@@ -23,9 +26,31 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def api_url(indexed):
+def fuzz_prefix(indexed, es):
+    """A private copy of the indexed data (index clones): the fuzzer deletes and erases at will."""
+    names = IndexNames(indexed.index_prefix)
+    prefix = f"test-fuzz-{uuid.uuid4().hex[:6]}-"
+    version = indices.serving_version(es, names)
+    sources = {names.concrete(kind, version): f"{prefix}{kind}-{version}" for kind in indices.VERSIONED_KINDS}
+    sources[names.models] = f"{prefix}models"
+    for source, target in sources.items():
+        es.indices.put_settings(index=source, settings={"index.blocks.write": True})
+        try:
+            es.indices.clone(index=source, target=target, settings={"index.blocks.write": False})
+        finally:
+            es.indices.put_settings(index=source, settings={"index.blocks.write": False})
+    es.indices.update_aliases(
+        actions=[{"add": {"index": f"{prefix}{kind}-{version}", "alias": f"{prefix}{kind}"}} for kind in indices.VERSIONED_KINDS]
+    )
+    es.cluster.health(index=f"{prefix}*", wait_for_status="yellow", timeout="30s")
+    yield prefix
+    es.indices.delete(index=f"{prefix}*", ignore_unavailable=True, expand_wildcards="all")
+
+
+@pytest.fixture(scope="module")
+def api_url(indexed, fuzz_prefix):
     port = free_port()
-    env = {**os.environ, "ES_URL": indexed.es_url, "MOVIEREC_INDEX_PREFIX": indexed.index_prefix, "MOVIEREC_API_KEY": ""}
+    env = {**os.environ, "ES_URL": indexed.es_url, "MOVIEREC_INDEX_PREFIX": fuzz_prefix, "MOVIEREC_API_KEY": ""}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "service.main:app", "--port", str(port), "--log-level", "warning"],
         cwd=PROJECT_ROOT,

@@ -176,6 +176,46 @@ def test_a_failed_deletion_restores_the_rating(indexed, new_user, es, api):
     assert es.get(index=names.users, id=str(new_user))["_source"]["num_ratings"] == 2
 
 
+def test_export_holds_the_profile_ratings_and_deletions(api, new_user):
+    for movie in (TOY_STORY, SHREK):
+        api.post(f"/users/{new_user}/ratings", json={"movie_id": movie, "rating": 4.0})
+    api.delete(f"/users/{new_user}/ratings/{SHREK}")
+    body = api.get(f"/users/{new_user}/export").json()
+    assert body["profile"]["user_id"] == new_user and len(body["profile"]["user_vector"]) > 0
+    assert [(r["movie_id"], r["rating"], r["source"]) for r in body["ratings"]] == [(TOY_STORY, 4.0, "api")]
+    assert [(d["kind"], d["movie_id"]) for d in body["deletions"]] == [("rating", SHREK)]
+    assert api.get("/users/2147483647/export").status_code == 404
+
+
+def test_erasure_removes_the_user_everywhere_and_is_recorded(api, new_user, es, indexed):
+    names = IndexNames(indexed.index_prefix)
+    for movie in (TOY_STORY, SHREK):
+        api.post(f"/users/{new_user}/ratings", json={"movie_id": movie, "rating": 4.0})
+    resp = api.delete(f"/users/{new_user}")
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert (body["ratings_deleted"], body["user_documents_deleted"]) == (2, 1)
+    assert any(index.startswith(f"{names.prefix}ratings-") for index in body["indices_searched"])
+    es.indices.refresh(index=names.ratings)
+    assert es.count(index=names.ratings, query={"term": {"user_id": new_user}})["count"] == 0
+    assert not es.exists(index=names.users, id=str(new_user))
+    assert es.get(index=names.deletions, id=f"user_{new_user}")["_source"]["kind"] == "user"
+    assert api.get(f"/users/{new_user}/export").status_code == 404
+    assert rec_ids(api, new_user)[0] == "popular"
+    assert api.delete(f"/users/{new_user}").status_code == 404  # nothing left to erase
+
+
+def test_export_and_erasure_need_the_api_key_when_one_is_set(api, new_user, monkeypatch):
+    from movierec.config import get_settings
+
+    api.post(f"/users/{new_user}/ratings", json={"movie_id": TOY_STORY, "rating": 4.0})
+    monkeypatch.setenv("MOVIEREC_API_KEY", "s3cret")
+    get_settings.cache_clear()
+    assert api.get(f"/users/{new_user}/export").status_code == 401
+    assert api.delete(f"/users/{new_user}").status_code == 401
+    assert api.get(f"/users/{new_user}/export", headers={"X-API-Key": "s3cret"}).status_code == 200
+
+
 def test_metrics_exposes_counts_and_latency(api):
     api.get("/movies/search", params={"q": "heat"})
     text = api.get("/metrics").text

@@ -1,0 +1,96 @@
+"""A user's data: export it (portability) and erase it (right to erasure) in every kept version.
+
+Erasure first records itself in the deletions index, so the next pipeline run drops the user's rows
+from the MovieLens files too, and a failure half-way is finished by calling it again. Aggregates
+computed before the erasure (a movie's mean rating, audience vectors) no longer identify anyone and
+are rebuilt without the user at the next run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from elasticsearch import AsyncElasticsearch, NotFoundError
+
+from search.indices import IndexNames
+from search.ratings import ensure_index
+
+PAGE = 5000
+
+
+class NothingStored(LookupError):
+    """No document and no rating of this user in any kept version."""
+
+
+@dataclass
+class Erasure:
+    user_id: int
+    ratings_deleted: int
+    user_documents_deleted: int
+    indices_searched: list[str]
+    erased_at: int
+
+
+async def _concrete(es: AsyncElasticsearch, pattern: str) -> list[str]:
+    return sorted(await es.indices.get(index=pattern, expand_wildcards="open", ignore_unavailable=True))
+
+
+async def _user_ratings(es: AsyncElasticsearch, index: str, user_id: int, *, source: bool) -> list[dict]:
+    """Every rating hit of the user in `index`, paged by movie id (a user rates a movie once)."""
+    hits: list[dict] = []
+    after = None
+    while True:
+        resp = await es.search(
+            index=index,
+            query={"term": {"user_id": user_id}},
+            sort=[{"movie_id": "asc"}],
+            size=PAGE,
+            source=source,
+            search_after=after,
+        )
+        page = resp["hits"]["hits"]
+        hits += page
+        if len(page) < PAGE:
+            return hits
+        after = page[-1]["sort"]
+
+
+async def erase_user(
+    es: AsyncElasticsearch, names: IndexNames, user_id: int, *, deletions_mapping: dict
+) -> Erasure:
+    rating_indices = await _concrete(es, names.concrete("ratings", "*"))
+    user_indices = await _concrete(es, names.concrete("users", "*"))
+    found = {index: [h["_id"] for h in await _user_ratings(es, index, user_id, source=False)] for index in rating_indices}
+    docs = [index for index in user_indices if await es.exists(index=index, id=str(user_id))]
+    if not docs and not any(found.values()):
+        raise NothingStored(f"nothing is stored for user {user_id}")
+    erased_at = int(time.time())
+    await ensure_index(es, names.deletions, deletions_mapping)
+    await es.index(
+        index=names.deletions,
+        id=f"user_{user_id}",
+        document={"kind": "user", "user_id": user_id, "date": erased_at},
+        refresh=True,
+    )
+    operations = [{"delete": {"_index": index, "_id": doc_id}} for index, ids in found.items() for doc_id in ids]
+    operations += [{"delete": {"_index": index, "_id": str(user_id)}} for index in docs]
+    for start in range(0, len(operations), PAGE):
+        await es.bulk(operations=operations[start : start + PAGE], refresh=True)
+    return Erasure(user_id, sum(map(len, found.values())), len(docs), rating_indices + user_indices, erased_at)
+
+
+async def export_user(es: AsyncElasticsearch, names: IndexNames, user_id: int) -> dict:
+    """Everything the serving version holds about the user, plus the deletions they asked for."""
+    try:
+        user = (await es.get(index=names.users, id=str(user_id)))["_source"]
+    except NotFoundError:
+        user = None
+    ratings = [hit["_source"] for hit in await _user_ratings(es, names.ratings, user_id, source=True)]
+    if user is None and not ratings:
+        raise NothingStored(f"nothing is stored for user {user_id}")
+    deletions = []
+    if await es.indices.exists(index=names.deletions):
+        resp = await es.search(index=names.deletions, query={"term": {"user_id": user_id}}, size=10_000)
+        deletions = [hit["_source"] for hit in resp["hits"]["hits"]]
+    return {"user_id": user_id, "exported_at": int(time.time()), "profile": user, "ratings": ratings, "deletions": deletions}
