@@ -234,6 +234,25 @@ def index_rollback() -> None:
 
 
 @app.command()
+def catalog(as_json: Annotated[bool, typer.Option("--json", help="JSON instead of Markdown")] = False) -> None:
+    """The data catalog (from the mappings' _meta): every index and field, what is personal, retention."""
+    import dataclasses
+    import json
+
+    from movierec.catalog import CatalogError, load_catalog, render_markdown
+
+    settings = get_settings()
+    try:
+        entries = load_catalog(settings.mappings_dir)
+    except CatalogError as exc:
+        _fail(f"catalog in {settings.mappings_dir}: {exc}")
+    if as_json:
+        typer.echo(json.dumps([dataclasses.asdict(e) for e in entries], indent=2))
+    else:
+        typer.echo(render_markdown(entries, settings.index_prefix), nl=False)
+
+
+@app.command()
 def serve(
     host: str = "127.0.0.1",
     port: int = 8000,

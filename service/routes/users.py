@@ -82,7 +82,10 @@ async def delete_rating(
 class ErasureOut(BaseModel):
     model_config = {"json_schema_extra": {"examples": [{
         "user_id": 1, "ratings_deleted": 464, "user_documents_deleted": 2,
-        "indices_searched": ["movierec-ratings-v20261125010216-c75e", "movierec-ratings-v20261125022602-728b"],
+        "indices_searched": [
+            "movierec-ratings-v20261125010216-c75e", "movierec-ratings-v20261125022602-728b",
+            "movierec-users-v20261125010216-c75e", "movierec-users-v20261125022602-728b",
+        ],
         "erased_at": 1764037200,
     }]}}
 

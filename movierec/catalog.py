@@ -1,0 +1,88 @@
+"""The data catalog: what each index holds, where it comes from, what is personal, how long it stays.
+
+It lives in the mappings' `_meta`, so the files that define the indices document them, and a running
+cluster answers `GET <index>/_mapping` with the same catalog.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+CLASSES = {
+    "public": "published movie metadata",
+    "aggregate": "computed over all users who rated a movie (with one or two ratings, close to one person's)",
+    "pseudonymous id": "MovieLens ids: no name or contact detail is stored",
+    "personal": "what a user did (pseudonymised personal data under the GDPR)",
+    "derived personal": "computed from one user's ratings",
+    "operational": "bookkeeping",
+}
+REQUIRED = ("description", "source", "personal_data", "retention", "fields")
+
+
+class CatalogError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    data_class: str
+    description: str
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    kind: str
+    description: str
+    source: str
+    personal_data: bool
+    retention: str
+    fields: tuple[Field, ...]
+
+
+def load_catalog(mappings_dir: Path) -> list[IndexEntry]:
+    """Every mapping's `_meta`, checked against its properties: no field goes undocumented."""
+    entries = []
+    for path in sorted(Path(mappings_dir).glob("*.json")):
+        mapping = json.loads(path.read_text())["mappings"]
+        meta = mapping.get("_meta", {})
+        missing = [key for key in REQUIRED if key not in meta]
+        if missing:
+            raise CatalogError(f"{path.name}: _meta lacks {', '.join(missing)}")
+        undocumented = sorted(set(mapping["properties"]) - set(meta["fields"]))
+        stale = sorted(set(meta["fields"]) - set(mapping["properties"]))
+        if undocumented or stale:
+            raise CatalogError(f"{path.name}: fields without a catalog entry {undocumented}, entries without a field {stale}")
+        fields = []
+        for name in mapping["properties"]:
+            entry = meta["fields"][name]
+            if entry.get("class") not in CLASSES:
+                raise CatalogError(f"{path.name}: {name} has class {entry.get('class')!r}, not one of {sorted(CLASSES)}")
+            fields.append(Field(name, entry["class"], entry.get("description", "")))
+        entries.append(
+            IndexEntry(path.stem, meta["description"], meta["source"], bool(meta["personal_data"]), meta["retention"], tuple(fields))
+        )
+    return entries
+
+
+def render_markdown(entries: list[IndexEntry], prefix: str = "movierec-") -> str:
+    lines = ["# movierec data catalog", "", "| class | meaning |", "|---|---|"]
+    lines += [f"| {name} | {meaning} |" for name, meaning in CLASSES.items()]
+    for entry in entries:
+        lines += [
+            "",
+            f"## `{prefix}{entry.kind}`",
+            "",
+            entry.description,
+            "",
+            f"- source: {entry.source}",
+            f"- personal data: {'yes' if entry.personal_data else 'no'}",
+            f"- retention: {entry.retention}",
+            "",
+            "| field | class | description |",
+            "|---|---|---|",
+        ]
+        lines += [f"| `{f.name}` | {f.data_class} | {f.description} |" for f in entry.fields]
+    return "\n".join(lines) + "\n"

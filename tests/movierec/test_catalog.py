@@ -1,0 +1,62 @@
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from movierec.catalog import CatalogError, load_catalog, render_markdown
+from movierec.cli import app
+from movierec.config import PROJECT_ROOT
+from search import indices
+
+MAPPINGS = PROJECT_ROOT / "mappings"
+
+
+def test_every_index_and_field_is_catalogued():
+    entries = {e.kind: e for e in load_catalog(MAPPINGS)}
+    assert set(entries) == {"movies", "users", "ratings", "models", "deletions"}
+    assert {k for k, e in entries.items() if e.personal_data} == {"users", "ratings", "deletions"}
+    user_id = next(f for f in entries["users"].fields if f.name == "user_id")
+    assert user_id.data_class == "pseudonymous id"
+    markdown = render_markdown(list(entries.values()))
+    assert "## `movierec-ratings`" in markdown and "| `user_vector` | derived personal |" in markdown
+
+
+def _write(tmp_path, properties, fields, data_class="public"):
+    meta = {"description": "d", "source": "s", "personal_data": False, "retention": "r",
+            "fields": {f: {"class": data_class, "description": "x"} for f in fields}}
+    (tmp_path / "things.json").write_text(json.dumps({"mappings": {"_meta": meta, "properties": properties}}))
+
+
+def test_an_undocumented_field_names_the_file_and_the_field(tmp_path):
+    _write(tmp_path, {"a": {"type": "keyword"}, "b": {"type": "keyword"}}, ["a"])
+    with pytest.raises(CatalogError, match=r"things.json: fields without a catalog entry \['b'\]"):
+        load_catalog(tmp_path)
+
+
+def test_an_unknown_class_is_refused(tmp_path):
+    _write(tmp_path, {"a": {"type": "keyword"}}, ["a"], data_class="secret-ish")
+    with pytest.raises(CatalogError, match="things.json: a has class 'secret-ish'"):
+        load_catalog(tmp_path)
+
+
+def test_cli_prints_the_catalog_and_names_a_broken_mapping(tmp_path, monkeypatch):
+    from movierec.config import get_settings
+
+    result = CliRunner().invoke(app, ["catalog"])
+    assert result.exit_code == 0 and "## `movierec-users`" in result.output
+    _write(tmp_path, {"a": {"type": "keyword"}}, [])
+    monkeypatch.setenv("MOVIEREC_MAPPINGS_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["catalog"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code != 0 and "things.json" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.es
+def test_a_running_cluster_serves_the_catalog_with_the_mapping(es, prefix):
+    names = indices.IndexNames(prefix)
+    created = indices.create_version(es, names, "v1", dims=4, mappings_dir=MAPPINGS)
+    meta = es.indices.get_mapping(index=created["ratings"])[created["ratings"]]["mappings"]["_meta"]
+    assert meta["personal_data"] is True and meta["fields"]["rating"]["class"] == "personal"
