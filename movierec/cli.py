@@ -228,7 +228,9 @@ def index_rollback() -> None:
         _fail(str(exc))
     typer.echo(f"serving version {version}")
     if left:
-        kept = carryover.carry_over(es, settings.es_url, names, from_version=left, to_version=version)
+        kept = carryover.carry_over(
+            es, settings.es_url, names, from_version=left, to_version=version, consent_default=settings.consent_default
+        )
         refolded = "refolded" if kept.refolded else "not refolded (no model card)"
         typer.echo(f"API ratings kept: {kept.found} found in {left}; {len(kept.users)} users updated, {refolded}")
 

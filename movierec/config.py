@@ -25,12 +25,19 @@ class Settings(BaseSettings):
     mappings_dir: Path = Field(PROJECT_ROOT / "mappings", alias="MOVIEREC_MAPPINGS_DIR")
     runs_dir: Path = Field(PROJECT_ROOT / "runs", alias="MOVIEREC_RUNS_DIR")
     api_key: str | None = Field(None, alias="MOVIEREC_API_KEY")
+    # true: no taste profile for a user until they consent (opt-in); false: until they object (opt-out).
+    consent_required: bool = Field(False, alias="MOVIEREC_CONSENT_REQUIRED")
 
     # The local node that `movierec es up` manages.
     es_version: str = Field("8.19.21", alias="MOVIEREC_ES_VERSION")
     es_home: Path = Field(PROJECT_ROOT / ".es", alias="MOVIEREC_ES_HOME")
     es_heap: str = Field("1g", alias="MOVIEREC_ES_HEAP")
     es_user: str = Field("movierec-es", alias="MOVIEREC_ES_USER")
+
+    @property
+    def consent_default(self) -> bool:
+        """Whether a user without a consent record may be personalised."""
+        return not self.consent_required
 
     @property
     def bundled_dataset(self) -> Path:

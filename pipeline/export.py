@@ -95,7 +95,8 @@ def user_documents(users: DataFrame, model_version: str) -> DataFrame:
         F.col("last_rating_ts").alias("last_rating_at"),
         "activity_level",
         "favourite_genres",
-        F.lit("als").alias("vector_source"),
+        # Users whose vector is withheld (no consent) are marked, so the API's fold-in does the same.
+        F.when(F.col("user_vector").isNotNull(), "als").otherwise("no-consent").alias("vector_source"),
         F.lit(model_version).alias("model_version"),
     )
 

@@ -17,7 +17,7 @@ from elasticsearch import Elasticsearch
 from pyspark.sql import SparkSession
 
 from movierec.config import Settings
-from pipeline import als, clean, evaluate, export, features, tune
+from pipeline import als, clean, consent, evaluate, export, features, tune
 from pipeline.load import load_movielens
 from search import carryover, indices
 from search.foldin import item_gram
@@ -100,6 +100,7 @@ def run_pipeline(
         previous = indices.serving_version(es, names) if es is not None and options.index else None
         live = carryover.fetch_live_ratings(es, names.concrete("ratings", previous)) if previous else []
         deletions = carryover.fetch_deletions(es, names) if es is not None and options.index else []
+        consents = carryover.fetch_consents(es, names) if es is not None and options.index else []
         if live or deletions:
             (run_dir / "live_ratings.json").write_text(json.dumps({"ratings": live, "deletions": deletions}))
             detail.append(f"{len(live)} API ratings from version {previous}, {len(deletions)} API deletions")
@@ -170,7 +171,11 @@ def run_pipeline(
             .join(als.embedding_2d(items), "movieId", "left")
         )
         movie_docs = export.movie_documents(movie_full, report.version).cache()
-        user_docs = export.user_documents(users.join(user_vectors, "userId", "left"), report.version).cache()
+        consent_rows = [(c["user_id"], bool(c["personalisation"])) for c in consents]
+        served_vectors = consent.consented_vectors(
+            user_vectors, spark.createDataFrame(consent_rows, consent.CONSENTS_SCHEMA), default=settings.consent_default
+        )
+        user_docs = export.user_documents(users.join(served_vectors, "userId", "left"), report.version).cache()
         rating_docs = export.rating_documents(ratings, movies)
         detail.append(f"{movie_docs.count()} movie docs, {user_docs.count()} user docs")
 
@@ -186,7 +191,14 @@ def run_pipeline(
             with _stage(report, "late ratings", progress) as detail:  # and late deletions
                 model = ModelCard(report.version, params.implicit, params.reg_param, params.alpha, gram)
                 late = carryover.carry_over(
-                    es, settings.es_url, names, from_version=previous, to_version=report.version, since=live_since, model=model
+                    es,
+                    settings.es_url,
+                    names,
+                    from_version=previous,
+                    to_version=report.version,
+                    since=live_since,
+                    model=model,
+                    consent_default=settings.consent_default,
                 )
                 detail.append(f"{late.found} API ratings arrived during the run; {len(late.users)} users updated and refolded")
     return report

@@ -70,6 +70,14 @@ def fetch_deletions(es: Elasticsearch, names: IndexNames, *, since: int | None =
     return [hit["_source"] for hit in helpers.scan(es, index=names.deletions, query={"query": query}, size=2000)]
 
 
+def fetch_consents(es: Elasticsearch, names: IndexNames) -> list[dict]:
+    """Every recorded consent choice (user_id, personalisation)."""
+    if not es.indices.exists(index=names.consents):
+        return []
+    hits = helpers.scan(es, index=names.consents, query={"query": {"match_all": {}}}, _source=["user_id", "personalisation"])
+    return [hit["_source"] for hit in hits]
+
+
 def apply_deletions(es: Elasticsearch, deletions: list[dict], names: IndexNames, version: str) -> list[int]:
     """Bring `version` in line with deletions and erasures: drop what was given before them.
 
@@ -114,6 +122,7 @@ def carry_over(
     to_version: str,
     since: int | None = None,
     model: ModelCard | None = None,
+    consent_default: bool = True,
 ) -> CarryOver:
     """Copy API ratings of `from_version` into `to_version` (serving now), apply the API's deletions
     made since `since`, and refold the users concerned.
@@ -137,11 +146,11 @@ def carry_over(
             log.warning("no model card for %s: %d users keep their vectors until their next rating", to_version, len(users))
             return CarryOver(len(late), users, refolded=False)
     if users:
-        asyncio.run(_refold(es_url, names, model, users))
+        asyncio.run(_refold(es_url, names, model, users, consent_default))
     return CarryOver(len(late), users)
 
 
-async def _refold(es_url: str, names: IndexNames, model: ModelCard, users: list[int]) -> None:
+async def _refold(es_url: str, names: IndexNames, model: ModelCard, users: list[int], consent_default: bool) -> None:
     async with AsyncElasticsearch(es_url) as es:
         for user_id in users:
-            await refold_user(es, names, model, user_id)
+            await refold_user(es, names, model, user_id, consent_default=consent_default)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from elasticsearch import Elasticsearch, NotFoundError
+from elasticsearch import AsyncElasticsearch, Elasticsearch, NotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,11 @@ class IndexNames:
         return self.alias("models")
 
     @property
+    def consents(self) -> str:
+        """Consent to personalisation per user; not versioned, like deletions."""
+        return self.alias("consents")
+
+    @property
     def deletions(self) -> str:
         """Ratings deleted through the API; not versioned, so every retrain can honour them."""
         return self.alias("deletions")
@@ -77,10 +82,17 @@ def new_version(now: datetime | None = None) -> str:
 
 
 def ensure_shared_indices(es: Elasticsearch, names: IndexNames, mappings_dir: Path) -> None:
-    """The unversioned indices: model cards and the API's rating deletions."""
-    for kind in ("models", "deletions"):
+    """The unversioned indices: model cards, the API's deletions, consents."""
+    for kind in ("models", "deletions", "consents"):
         if not es.indices.exists(index=names.alias(kind)):
             es.indices.create(index=names.alias(kind), **load_mapping(mappings_dir, kind))
+
+
+async def ensure_index(es: AsyncElasticsearch, index: str, body: dict) -> None:
+    # Normally created by the pipeline; a deployment indexed before this index existed gets it here,
+    # with its mapping rather than the one Elasticsearch would guess from the first document.
+    if not await es.indices.exists(index=index):
+        await es.options(ignore_status=400).indices.create(index=index, **body)
 
 
 def create_version(es: Elasticsearch, names: IndexNames, version: str, *, dims: int, mappings_dir: Path) -> dict[str, str]:

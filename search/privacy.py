@@ -13,8 +13,7 @@ from dataclasses import dataclass
 
 from elasticsearch import AsyncElasticsearch, NotFoundError
 
-from search.indices import IndexNames
-from search.ratings import ensure_index
+from search.indices import IndexNames, ensure_index
 
 PAGE = 5000
 
@@ -63,7 +62,8 @@ async def erase_user(
     user_indices = await _concrete(es, names.concrete("users", "*"))
     found = {index: [h["_id"] for h in await _user_ratings(es, index, user_id, source=False)] for index in rating_indices}
     docs = [index for index in user_indices if await es.exists(index=index, id=str(user_id))]
-    if not docs and not any(found.values()):
+    has_consent = await es.exists(index=names.consents, id=str(user_id))
+    if not docs and not any(found.values()) and not has_consent:
         raise NothingStored(f"nothing is stored for user {user_id}")
     erased_at = int(time.time())
     await ensure_index(es, names.deletions, deletions_mapping)
@@ -77,6 +77,7 @@ async def erase_user(
     operations += [{"delete": {"_index": index, "_id": str(user_id)}} for index in docs]
     for start in range(0, len(operations), PAGE):
         await es.bulk(operations=operations[start : start + PAGE], refresh=True)
+    await es.options(ignore_status=404).delete(index=names.consents, id=str(user_id), refresh=True)
     return Erasure(user_id, sum(map(len, found.values())), len(docs), rating_indices + user_indices, erased_at)
 
 
@@ -93,4 +94,15 @@ async def export_user(es: AsyncElasticsearch, names: IndexNames, user_id: int) -
     if await es.indices.exists(index=names.deletions):
         resp = await es.search(index=names.deletions, query={"term": {"user_id": user_id}}, size=10_000)
         deletions = [hit["_source"] for hit in resp["hits"]["hits"]]
-    return {"user_id": user_id, "exported_at": int(time.time()), "profile": user, "ratings": ratings, "deletions": deletions}
+    try:
+        consent = (await es.get(index=names.consents, id=str(user_id)))["_source"]
+    except NotFoundError:
+        consent = None
+    return {
+        "user_id": user_id,
+        "exported_at": int(time.time()),
+        "profile": user,
+        "consent": consent,
+        "ratings": ratings,
+        "deletions": deletions,
+    }

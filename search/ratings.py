@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 from elasticsearch import AsyncElasticsearch, ConflictError, NotFoundError
 
+from search.consent import get_consent
 from search.foldin import fold_in_user
-from search.indices import IndexNames
+from search.indices import IndexNames, ensure_index
 from search.movies import MovieNotFound
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,14 @@ def rating_id(user_id: int, movie_id: int) -> str:
 
 
 async def add_rating(
-    es: AsyncElasticsearch, names: IndexNames, model: ModelCard, user_id: int, movie_id: int, rating: float
+    es: AsyncElasticsearch,
+    names: IndexNames,
+    model: ModelCard,
+    user_id: int,
+    movie_id: int,
+    rating: float,
+    *,
+    consent_default: bool = True,
 ) -> RatingResult:
     try:
         movie = (await es.get(index=names.movies, id=str(movie_id), source_includes=["title", "genres"]))["_source"]
@@ -114,7 +122,7 @@ async def add_rating(
     # refresh=True: the fold-in below (and the next read) must see this rating.
     await es.index(index=names.ratings, id=doc_id, document=rating_doc, refresh=True)
     try:
-        doc, attempts = await refold_user(es, names, model, user_id)
+        doc, attempts = await refold_user(es, names, model, user_id, consent_default=consent_default)
     except BaseException:
         await _undo(es, names, doc_id, previous)
         raise
@@ -126,7 +134,14 @@ class RatingNotFound(LookupError):
 
 
 async def remove_rating(
-    es: AsyncElasticsearch, names: IndexNames, model: ModelCard, user_id: int, movie_id: int, *, deletions_mapping: dict
+    es: AsyncElasticsearch,
+    names: IndexNames,
+    model: ModelCard,
+    user_id: int,
+    movie_id: int,
+    *,
+    deletions_mapping: dict,
+    consent_default: bool = True,
 ) -> RatingResult:
     """Delete a rating, remember the deletion (so a retrain does not bring it back), refold the user."""
     doc_id = rating_id(user_id, movie_id)
@@ -143,7 +158,7 @@ async def remove_rating(
     )
     try:
         await es.delete(index=names.ratings, id=doc_id, refresh=True)
-        doc, attempts = await refold_user(es, names, model, user_id)
+        doc, attempts = await refold_user(es, names, model, user_id, consent_default=consent_default)
     except BaseException:
         await _undo(es, names, doc_id, previous)
         await es.options(ignore_status=404).delete(index=names.deletions, id=doc_id, refresh=True)
@@ -151,13 +166,6 @@ async def remove_rating(
     return RatingResult(
         user_id, movie_id, previous["rating"], doc["num_ratings"], doc["vector_source"], model.version, attempts
     )
-
-
-async def ensure_index(es: AsyncElasticsearch, index: str, body: dict) -> None:
-    # Normally created by the pipeline; a deployment indexed before deletions existed gets it here,
-    # with its mapping rather than a guessed one.
-    if not await es.indices.exists(index=index):
-        await es.options(ignore_status=400).indices.create(index=index, **body)
 
 
 async def _undo(es: AsyncElasticsearch, names: IndexNames, doc_id: str, previous: dict | None) -> None:
@@ -180,16 +188,24 @@ async def user_ratings(es: AsyncElasticsearch, names: IndexNames, user_id: int) 
     return [hit["_source"] for hit in resp["hits"]["hits"]]
 
 
-async def refold_user(es: AsyncElasticsearch, names: IndexNames, model: ModelCard, user_id: int) -> tuple[dict, int]:
-    """Recompute the user's document and vector from every stored rating; -> (document, attempts)."""
+async def refold_user(
+    es: AsyncElasticsearch, names: IndexNames, model: ModelCard, user_id: int, *, consent_default: bool = True
+) -> tuple[dict, int]:
+    """Recompute the user's document and vector from every stored rating; -> (document, attempts).
+
+    Without consent to personalisation the document gets no vector (`vector_source: no-consent`).
+    """
+    allowed = (await get_consent(es, names, user_id, default=consent_default)).personalisation
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             current = await es.get(index=names.users, id=str(user_id))
         except NotFoundError:
             current = None
         rated = await user_ratings(es, names, user_id)
-        vector = await _fold_in(es, names, model, rated)
+        vector = await _fold_in(es, names, model, rated) if allowed else None
         doc = _user_document(current["_source"] if current else {}, user_id, rated, vector, model.version)
+        if not allowed:
+            doc["vector_source"] = "no-consent"
         try:
             if current is None:
                 await es.create(index=names.users, id=str(user_id), document=doc, refresh=True)
@@ -232,7 +248,7 @@ def _user_document(previous: dict, user_id: int, rated: list[dict], vector, mode
     values = [r["rating"] for r in rated]
     dates = [int(r["date"]) for r in rated if isinstance(r.get("date"), int | float)]
     doc = {
-        **{k: v for k, v in previous.items() if k in ("favourite_genres", "activity_level", "consent")},
+        **{k: v for k, v in previous.items() if k in ("favourite_genres", "activity_level")},
         "user_id": user_id,
         "num_ratings": len(values),
         "avg_rating": statistics.fmean(values) if values else None,

@@ -9,6 +9,7 @@ from typing import Literal
 from elasticsearch import AsyncElasticsearch, NotFoundError
 
 from search import queries
+from search.consent import get_consent
 from search.indices import IndexNames
 from search.movies import ResolvedMovie, movie_hit
 
@@ -89,12 +90,24 @@ async def popular(es: AsyncElasticsearch, names: IndexNames, *, k: int, flt: que
 
 
 async def for_user(
-    es: AsyncElasticsearch, names: IndexNames, user_id: int, *, k: int = 10, flt: queries.MovieFilter | None = None
-) -> tuple[list[dict], str]:
-    """(recommendations, source): source is `personal`, or `popular` for a user without a vector."""
-    # Independent lookups: one round trip of latency instead of two.
-    rated, vector = await asyncio.gather(rated_movie_ids(es, names, user_id), user_vector(es, names, user_id))
+    es: AsyncElasticsearch,
+    names: IndexNames,
+    user_id: int,
+    *,
+    k: int = 10,
+    flt: queries.MovieFilter | None = None,
+    consent_default: bool = True,
+) -> tuple[list[dict], str, str | None]:
+    """(recommendations, source, reason): source `personal`, or `popular` with the reason why."""
+    # Independent lookups: one round trip of latency instead of three.
+    rated, vector, consent = await asyncio.gather(
+        rated_movie_ids(es, names, user_id),
+        user_vector(es, names, user_id),
+        get_consent(es, names, user_id, default=consent_default),
+    )
     flt = replace(flt or queries.MovieFilter(), exclude_ids=tuple(rated))
+    if not consent.personalisation:
+        return await popular(es, names, k=k, flt=flt), "popular", "no consent to personalisation"
     if not vector:
-        return await popular(es, names, k=k, flt=flt), "popular"
-    return await knn_movies(es, names, vector, k=k, flt=flt), "personal"
+        return await popular(es, names, k=k, flt=flt), "popular", "no ratings in the model yet"
+    return await knn_movies(es, names, vector, k=k, flt=flt), "personal", None

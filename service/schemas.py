@@ -115,7 +115,8 @@ class UserRecommendationResponse(BaseModel):
     ]}}
 
     user_id: int
-    source: str = Field(description="`personal` (user vector) or `popular` (no vector yet)")
+    source: str = Field(description="`personal` (user vector) or `popular` (see `reason`)")
+    reason: str | None = Field(None, description="why not personal: no consent, or no ratings in the model yet")
     recommendations: list[Movie]
 
 

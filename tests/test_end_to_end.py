@@ -60,6 +60,7 @@ def test_api_ratings_and_deletions_survive_retraining_and_rollback(spark, es, se
             resp = client.post(f"/users/{user_id}/ratings", json={"movie_id": movie_id, "rating": value})
             assert resp.status_code == 200, resp.text
         assert client.delete("/users/1/ratings/3").status_code == 200  # a rating from ratings.csv
+        assert client.put("/users/3/consent", json={"personalisation": False}).status_code == 200
         erased = client.delete("/users/2").json()  # a user from ratings.csv, erased on request
         assert erased["ratings_deleted"] == 29 and erased["user_documents_deleted"] == 1
 
@@ -76,6 +77,8 @@ def test_api_ratings_and_deletions_survive_retraining_and_rollback(spark, es, se
         assert second.cleaning.counts["ratings deleted through the API (dropped)"] == 1
         assert second.cleaning.counts["ratings of erased users (dropped)"] == 29
         assert not es.exists(index=names.users, id="2")
+        no_consent = es.get(index=names.users, id="3")["_source"]  # trained on, but given no profile
+        assert "user_vector" not in no_consent and no_consent["vector_source"] == "no-consent"
         assert es.count(index=names.ratings, query={"term": {"user_id": 2}})["count"] == 0
         assert [name for name, _, _ in second.stages][-1] == "late ratings"
         # Deleted before the run (dropped from training) and during it (applied after the switch).

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from search import privacy, ratings, recommend
+from search import consent, privacy, ratings, recommend
 from search.indices import load_mapping
 from search.movies import MovieNotFound
 from service.deps import EsDep, NamesDep, PersonalDataAccess, SettingsDep, WriteAccess
@@ -47,19 +47,23 @@ class RatingOut(BaseModel):
 
 @router.get("/{user_id}/recommendations", response_model=UserRecommendationResponse)
 async def user_recommendations(
-    es: EsDep, names: NamesDep, user_id: UserId, k: Annotated[int, Query(ge=1, le=100)] = 10
+    es: EsDep, names: NamesDep, settings: SettingsDep, user_id: UserId, k: Annotated[int, Query(ge=1, le=100)] = 10
 ) -> UserRecommendationResponse:
-    """kNN with the user's vector, rated movies excluded; popular movies for a user without a vector."""
-    recs, source = await recommend.for_user(es, names, user_id, k=k)
-    return UserRecommendationResponse(user_id=user_id, source=source, recommendations=recs)
+    """kNN with the user's vector, rated movies excluded; popular movies without a vector or consent."""
+    recs, source, reason = await recommend.for_user(es, names, user_id, k=k, consent_default=settings.consent_default)
+    return UserRecommendationResponse(user_id=user_id, source=source, reason=reason, recommendations=recs)
 
 
 @router.post("/{user_id}/ratings", response_model=RatingOut, dependencies=[WriteAccess])
-async def rate_movie(request: Request, es: EsDep, names: NamesDep, user_id: UserId, body: RatingIn) -> RatingOut:
+async def rate_movie(
+    request: Request, es: EsDep, names: NamesDep, settings: SettingsDep, user_id: UserId, body: RatingIn
+) -> RatingOut:
     """Store a rating and fold it into the user's vector at once: the next recommendations reflect it."""
     model = await request.app.state.models.current(es, names)
     try:
-        result = await ratings.add_rating(es, names, model, user_id, body.movie_id, body.rating)
+        result = await ratings.add_rating(
+            es, names, model, user_id, body.movie_id, body.rating, consent_default=settings.consent_default
+        )
     except MovieNotFound as exc:
         raise not_found(f"no movie with id {body.movie_id}") from exc
     return RatingOut.of(result)
@@ -73,7 +77,9 @@ async def delete_rating(
     model = await request.app.state.models.current(es, names)
     mapping = load_mapping(settings.mappings_dir, "deletions")
     try:
-        result = await ratings.remove_rating(es, names, model, user_id, movie_id, deletions_mapping=mapping)
+        result = await ratings.remove_rating(
+            es, names, model, user_id, movie_id, deletions_mapping=mapping, consent_default=settings.consent_default
+        )
     except ratings.RatingNotFound as exc:
         raise not_found(str(exc)) from exc
     return RatingOut.of(result, deleted=True)
@@ -111,6 +117,7 @@ class UserExport(BaseModel):
     model_config = {"json_schema_extra": {"examples": [{
         "user_id": 1, "exported_at": 1764037200,
         "profile": {"user_id": 1, "num_ratings": 232, "avg_rating": 4.37, "user_vector": [0.12, -0.03]},
+        "consent": {"user_id": 1, "personalisation": True, "updated_at": 1764037000},
         "ratings": [{"user_id": 1, "movie_id": 1, "rating": 4.0, "date": 964982703, "source": "movielens"}],
         "deletions": [{"kind": "rating", "user_id": 1, "movie_id": 3, "date": 1764037100}],
     }]}}
@@ -118,6 +125,7 @@ class UserExport(BaseModel):
     user_id: int
     exported_at: int
     profile: dict | None = Field(description="the user document of the serving version, vector included")
+    consent: dict | None = Field(None, description="the recorded consent choice, if any")
     ratings: list[dict]
     deletions: list[dict] = Field(description="ratings the user deleted (kept so retraining honours them)")
 
@@ -129,3 +137,37 @@ async def export_user(es: EsDep, names: NamesDep, user_id: UserId) -> UserExport
         return UserExport(**await privacy.export_user(es, names, user_id))
     except privacy.NothingStored as exc:
         raise not_found(str(exc)) from exc
+
+
+class ConsentIn(BaseModel):
+    personalisation: bool = Field(examples=[False], description="may a taste profile (vector) be computed and used?")
+
+
+class ConsentOut(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [
+        {"user_id": 1, "personalisation": False, "recorded": True, "updated_at": 1764037200}
+    ]}}
+
+    user_id: int
+    personalisation: bool
+    recorded: bool = Field(description="false: no choice recorded, the deployment's default applies")
+    updated_at: int | None = None
+
+
+@router.get("/{user_id}/consent", response_model=ConsentOut, dependencies=[PersonalDataAccess], tags=["privacy"])
+async def get_consent(es: EsDep, names: NamesDep, settings: SettingsDep, user_id: UserId) -> ConsentOut:
+    """The user's choice about personalisation, or the default when they made none."""
+    return ConsentOut(**vars(await consent.get_consent(es, names, user_id, default=settings.consent_default)))
+
+
+@router.put("/{user_id}/consent", response_model=ConsentOut, dependencies=[WriteAccess], tags=["privacy"])
+async def put_consent(
+    request: Request, es: EsDep, names: NamesDep, settings: SettingsDep, user_id: UserId, body: ConsentIn
+) -> ConsentOut:
+    """Record the choice. Withdrawing removes the user's vector at once; granting folds their ratings in at once."""
+    mapping = load_mapping(settings.mappings_dir, "consents")
+    recorded = await consent.record_consent(es, names, user_id, body.personalisation, mapping=mapping)
+    if body.personalisation and await ratings.user_ratings(es, names, user_id):
+        model = await request.app.state.models.current(es, names)
+        await ratings.refold_user(es, names, model, user_id)
+    return ConsentOut(**vars(recorded))

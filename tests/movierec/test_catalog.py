@@ -13,8 +13,8 @@ MAPPINGS = PROJECT_ROOT / "mappings"
 
 def test_every_index_and_field_is_catalogued():
     entries = {e.kind: e for e in load_catalog(MAPPINGS)}
-    assert set(entries) == {"movies", "users", "ratings", "models", "deletions"}
-    assert {k for k, e in entries.items() if e.personal_data} == {"users", "ratings", "deletions"}
+    assert set(entries) == {"movies", "users", "ratings", "models", "deletions", "consents"}
+    assert {k for k, e in entries.items() if e.personal_data} == {"users", "ratings", "deletions", "consents"}
     user_id = next(f for f in entries["users"].fields if f.name == "user_id")
     assert user_id.data_class == "pseudonymous id"
     markdown = render_markdown(list(entries.values()))

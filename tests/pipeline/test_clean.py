@@ -137,3 +137,14 @@ def test_an_erased_user_loses_every_rating_given_before_the_erasure(spark):
     kept = drop_deleted_ratings(ratings, erasure, report)
     assert sorted((r.userId, r.movieId) for r in kept.collect()) == [(1, 12), (2, 10)]  # (1, 12) came after
     assert report.counts["ratings of erased users (dropped)"] == 2
+
+
+def test_users_without_consent_get_no_vector(spark):
+    from pipeline.consent import CONSENTS_SCHEMA, consented_vectors
+
+    vectors = spark.createDataFrame([(1, [0.1]), (2, [0.2]), (3, [0.3])], "userId int, user_vector array<double>")
+    consents = spark.createDataFrame([(1, False), (2, True)], CONSENTS_SCHEMA)
+    opt_out = consented_vectors(vectors, consents, default=True)
+    assert sorted(r.userId for r in opt_out.collect()) == [2, 3]  # 3 made no choice: the default applies
+    assert opt_out.columns == ["userId", "user_vector"]
+    assert [r.userId for r in consented_vectors(vectors, consents, default=False).collect()] == [2]

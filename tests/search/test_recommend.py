@@ -50,14 +50,19 @@ def test_filters_apply_inside_knn(indexed):
 def test_user_recommendations_skip_rated_movies(indexed, es):
     names = IndexNames(indexed.index_prefix)
     rated = {hit["_source"]["movie_id"] for hit in helpers.scan(es, index=names.ratings, query={"query": {"term": {"user_id": 1}}})}
-    recs, source = run(indexed, lambda es_, n: recommend.for_user(es_, n, 1, k=20))
-    assert source == "personal" and len(recs) == 20
+    recs, source, reason = run(indexed, lambda es_, n: recommend.for_user(es_, n, 1, k=20))
+    assert (source, reason) == ("personal", None) and len(recs) == 20
     assert not rated & {r["movie_id"] for r in recs}
 
 
 def test_user_without_vector_gets_popular_movies(indexed):
-    recs, source = run(indexed, lambda es_, n: recommend.for_user(es_, n, 999_999, k=5))
-    assert source == "popular" and len(recs) == 5
+    recs, source, reason = run(indexed, lambda es_, n: recommend.for_user(es_, n, 999_999, k=5))
+    assert (source, reason) == ("popular", "no ratings in the model yet") and len(recs) == 5
+
+
+def test_opt_in_deployments_do_not_personalise_without_a_consent_record(indexed):
+    recs, source, reason = run(indexed, lambda es_, n: recommend.for_user(es_, n, 1, k=5, consent_default=False))
+    assert (source, reason) == ("popular", "no consent to personalisation") and len(recs) == 5
 
 
 def test_hnsw_recall_against_exact_search(indexed, es):

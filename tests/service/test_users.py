@@ -26,6 +26,7 @@ def new_user(es, indexed):
     for hit in es.search(index=names.ratings, query={"term": {"user_id": user_id}}, size=100)["hits"]["hits"]:
         es.delete(index=names.ratings, id=hit["_id"], refresh=True)
     es.options(ignore_status=404).delete(index=names.users, id=str(user_id), refresh=True)
+    es.options(ignore_status=404).delete(index=names.consents, id=str(user_id), refresh=True)
     if es.indices.exists(index=names.deletions):
         es.indices.refresh(index=names.deletions)
         for hit in es.search(index=names.deletions, query={"term": {"user_id": user_id}}, size=100)["hits"]["hits"]:
@@ -214,6 +215,54 @@ def test_export_and_erasure_need_the_api_key_when_one_is_set(api, new_user, monk
     assert api.get(f"/users/{new_user}/export").status_code == 401
     assert api.delete(f"/users/{new_user}").status_code == 401
     assert api.get(f"/users/{new_user}/export", headers={"X-API-Key": "s3cret"}).status_code == 200
+
+
+def test_consent_withdrawn_and_granted_takes_effect_at_once(api, new_user, es, indexed):
+    names = IndexNames(indexed.index_prefix)
+    for movie in (TOY_STORY, LION_KING):
+        api.post(f"/users/{new_user}/ratings", json={"movie_id": movie, "rating": 5.0})
+    assert api.get(f"/users/{new_user}/consent").json() | {"updated_at": None} == {
+        "user_id": new_user, "personalisation": True, "recorded": False, "updated_at": None,
+    }
+    resp = api.put(f"/users/{new_user}/consent", json={"personalisation": False})
+    assert resp.status_code == 200 and resp.json()["recorded"] is True
+    profile = es.get(index=names.users, id=str(new_user))["_source"]
+    assert "user_vector" not in profile and profile["vector_source"] == "no-consent"
+    body = api.get(f"/users/{new_user}/recommendations").json()
+    assert (body["source"], body["reason"]) == ("popular", "no consent to personalisation")
+
+    # Still a user of the service: ratings are stored, no profile is computed from them.
+    rated = api.post(f"/users/{new_user}/ratings", json={"movie_id": SHREK, "rating": 4.0}).json()
+    assert (rated["num_ratings"], rated["vector_source"]) == (3, "no-consent")
+    assert api.get(f"/users/{new_user}/export").json()["consent"]["personalisation"] is False
+
+    api.put(f"/users/{new_user}/consent", json={"personalisation": True})
+    body = api.get(f"/users/{new_user}/recommendations").json()
+    assert (body["source"], body["reason"]) == ("personal", None)
+    api.delete(f"/users/{new_user}")  # erasure removes the consent record too
+    assert not es.exists(index=names.consents, id=str(new_user))
+
+
+def test_opt_in_deployment_personalises_only_after_consent(api, new_user, monkeypatch):
+    from movierec.config import get_settings
+
+    monkeypatch.setenv("MOVIEREC_CONSENT_REQUIRED", "true")
+    get_settings.cache_clear()
+    rated = api.post(f"/users/{new_user}/ratings", json={"movie_id": TOY_STORY, "rating": 5.0}).json()
+    assert rated["vector_source"] == "no-consent"
+    assert api.get(f"/users/{new_user}/recommendations").json()["reason"] == "no consent to personalisation"
+    assert api.get(f"/users/{new_user}/consent").json()["personalisation"] is False
+    api.put(f"/users/{new_user}/consent", json={"personalisation": True})
+    assert api.get(f"/users/{new_user}/recommendations").json()["source"] == "personal"
+
+
+def test_consent_needs_the_api_key_when_one_is_set(api, new_user, monkeypatch):
+    from movierec.config import get_settings
+
+    monkeypatch.setenv("MOVIEREC_API_KEY", "s3cret")
+    get_settings.cache_clear()
+    assert api.put(f"/users/{new_user}/consent", json={"personalisation": False}).status_code == 401
+    assert api.get(f"/users/{new_user}/consent").status_code == 401
 
 
 def test_metrics_exposes_counts_and_latency(api):
