@@ -26,6 +26,8 @@ from urllib.parse import urlencode
 if not __package__:  # run as a file, this folder would shadow the project's packages
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
+from elasticsearch import ApiError
+
 from service.main import create_app
 
 ENDPOINTS = [
@@ -40,16 +42,33 @@ ENDPOINTS = [
 class Replay:
     """Stands in for the ES client: records real answers, then replays them by request."""
 
-    def __init__(self, es) -> None:
+    def __init__(self, es, answers: dict | None = None, options: str = "") -> None:
         self.es = es
-        self.answers: dict[str, object] = {}
-        self.recording = True
+        self.answers: dict[str, object] = {} if answers is None else answers
+        self.options_key = options
+
+    @property
+    def recording(self) -> bool:
+        return self.answers.get("__recording__", True)
+
+    @recording.setter
+    def recording(self, value: bool) -> None:
+        self.answers["__recording__"] = value
+
+    def options(self, **options):
+        return Replay(self.es.options(**options), self.answers, json.dumps(options, sort_keys=True))
 
     async def _call(self, method: str, **kwargs):
-        key = method + json.dumps(kwargs, sort_keys=True, default=str)
+        key = self.options_key + method + json.dumps(kwargs, sort_keys=True, default=str)
         if self.recording:
-            self.answers[key] = await getattr(self.es, method)(**kwargs)
-        return self.answers[key]
+            try:
+                self.answers[key] = await getattr(self.es, method)(**kwargs)
+            except ApiError as exc:  # an error status is an answer too
+                self.answers[key] = exc
+        answer = self.answers[key]
+        if isinstance(answer, ApiError):
+            raise answer
+        return answer
 
     async def search(self, **kwargs):
         return await self._call("search", **kwargs)
@@ -80,34 +99,41 @@ async def call(app, path: str, params: dict) -> int:
 
 async def run(requests: int, profile: bool) -> list[tuple]:
     app = create_app()
-    rows = []
     async with app.router.lifespan_context(app):
         replay = Replay(app.state.es)
         app.state.es = replay
-        for _, path, params in ENDPOINTS:
-            status = await call(app, path, params)
-            if status != 200:
-                raise SystemExit(f"{path} answered {status} while recording (is the data indexed?)")
-        replay.recording = False
-        for label, path, params in ENDPOINTS:
-            for _ in range(min(300, requests)):  # warm-up
-                await call(app, path, params)
-            micros = []
-            for _ in range(requests):
-                started = time.perf_counter()
-                await call(app, path, params)
-                micros.append((time.perf_counter() - started) * 1e6)
-            rows.append((label, path, statistics.median(micros), statistics.mean(micros)))
-        if profile:
-            _, path, params = ENDPOINTS[2]
-            profiler = cProfile.Profile()
-            profiler.enable()
-            for _ in range(requests):
-                await call(app, path, params)
-            profiler.disable()
-            print(f"cProfile of {path}, by cumulative time:")
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
-        app.state.es = replay.es
+        try:
+            rows = await _measure(app, replay, requests, profile)
+        finally:
+            app.state.es = replay.es
+    return rows
+
+
+async def _measure(app, replay: Replay, requests: int, profile: bool) -> list[tuple]:
+    rows = []
+    for _, path, params in ENDPOINTS:
+        status = await call(app, path, params)
+        if status != 200:
+            raise SystemExit(f"{path} answered {status} while recording (is the data indexed?)")
+    replay.recording = False
+    for label, path, params in ENDPOINTS:
+        for _ in range(min(300, requests)):  # warm-up
+            await call(app, path, params)
+        micros = []
+        for _ in range(requests):
+            started = time.perf_counter()
+            await call(app, path, params)
+            micros.append((time.perf_counter() - started) * 1e6)
+        rows.append((label, path, statistics.median(micros), statistics.mean(micros)))
+    if profile:
+        _, path, params = ENDPOINTS[2]
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(requests):
+            await call(app, path, params)
+        profiler.disable()
+        print(f"cProfile of {path}, by cumulative time:")
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
     return rows
 
 
