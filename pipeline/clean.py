@@ -163,29 +163,19 @@ LIVE_RATINGS_SCHEMA = "userId int, movieId int, rating double, timestamp long"
 def merge_live_ratings(ratings: DataFrame, live: DataFrame, report: CleaningReport) -> DataFrame:
     """File ratings plus the API's, with a `source` column; per (user, movie) the latest rating wins.
 
-    On a tie in time the API rating wins: it is what the user said through this system.
+    On a tie in time the API rating wins: it is what the user said through this system. Only the
+    (few) live pairs are joined against the file ratings, so the file ratings are not shuffled.
     """
-    both = ratings.withColumn("source", F.lit("movielens")).unionByName(live.withColumn("source", F.lit("api")))
-    latest_first = Window.partitionBy("userId", "movieId").orderBy(
-        F.col("timestamp").desc(), (F.col("source") == "api").desc()
+    file_times = ratings.select("userId", "movieId", F.col("timestamp").alias("_file_ts"))
+    resolved = live.join(file_times, ["userId", "movieId"], "left").cache()
+    winners = resolved.where(F.col("_file_ts").isNull() | (F.col("timestamp") >= F.col("_file_ts")))
+    report.add("live ratings carried over", winners.count())
+    report.add("file ratings replaced by a later live rating", winners.where(F.col("_file_ts").isNotNull()).count())
+    report.add("live ratings older than the file's (dropped)", resolved.where(F.col("timestamp") < F.col("_file_ts")).count())
+    kept_files = ratings.join(winners.select("userId", "movieId"), ["userId", "movieId"], "left_anti")
+    return kept_files.withColumn("source", F.lit("movielens")).unionByName(
+        winners.drop("_file_ts").withColumn("source", F.lit("api"))
     )
-    ranked = both.withColumn("_n", F.row_number().over(latest_first)).cache()
-    counts = {
-        row["key"]: row["count"]
-        for row in ranked.select(
-            F.when((F.col("_n") == 1) & (F.col("source") == "api"), "live ratings carried over")
-            .when((F.col("_n") > 1) & (F.col("source") == "movielens"), "file ratings replaced by a later live rating")
-            .when((F.col("_n") > 1) & (F.col("source") == "api"), "live ratings older than the file's (dropped)")
-            .alias("key")
-        )
-        .where(F.col("key").isNotNull())
-        .groupBy("key")
-        .count()
-        .collect()
-    }
-    for rule, count in counts.items():
-        report.add(rule, count)
-    return ranked.where("_n = 1").drop("_n")
 
 
 DELETIONS_SCHEMA = "userId int, movieId int, deleted_at long"  # movieId null: the whole user was erased

@@ -116,10 +116,11 @@ def run_pipeline(
         ratings = clean.merge_live_ratings(
             ratings, spark.createDataFrame(live_rows, clean.LIVE_RATINGS_SCHEMA), report.cleaning
         )
-        deleted_rows = [(d["user_id"], d.get("movie_id"), int(d["date"])) for d in deletions]
-        ratings = clean.drop_deleted_ratings(
-            ratings, spark.createDataFrame(deleted_rows, clean.DELETIONS_SCHEMA), report.cleaning
-        )
+        if deletions:  # otherwise skip a pass over every rating
+            deleted_rows = [(d["user_id"], d.get("movie_id"), int(d["date"])) for d in deletions]
+            ratings = clean.drop_deleted_ratings(
+                ratings, spark.createDataFrame(deleted_rows, clean.DELETIONS_SCHEMA), report.cleaning
+            )
         ratings = clean.drop_unknown_movies(ratings, movies, report.cleaning)
         ratings = ratings.cache()
         rejected = rejected_movies.unionByName(rejected_ratings)
