@@ -10,9 +10,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from elasticsearch import AsyncElasticsearch, NotFoundError
+from elasticsearch import AsyncElasticsearch, ConflictError, NotFoundError
 
 from search.indices import IndexNames, ensure_index
+
+MAX_ATTEMPTS = 8
 
 
 @dataclass
@@ -48,17 +50,22 @@ async def _remove_vectors(es: AsyncElasticsearch, names: IndexNames, user_id: in
     # No scripting on every build (the integ-test-zip has no painless): rewrite the document without it.
     pattern = names.concrete("users", "*")
     for index in await es.indices.get(index=pattern, expand_wildcards="open", ignore_unavailable=True):
-        try:
-            doc = await es.get(index=index, id=str(user_id))
-        except NotFoundError:
-            continue
-        source = {k: v for k, v in doc["_source"].items() if k != "user_vector"}
-        source["vector_source"] = "no-consent"
-        await es.index(
-            index=index,
-            id=str(user_id),
-            document=source,
-            if_seq_no=doc["_seq_no"],
-            if_primary_term=doc["_primary_term"],
-            refresh=True,
-        )
+        for _ in range(MAX_ATTEMPTS):  # a rating being folded in at the same moment: read again
+            try:
+                doc = await es.get(index=index, id=str(user_id))
+            except NotFoundError:
+                break
+            source = {k: v for k, v in doc["_source"].items() if k != "user_vector"}
+            source["vector_source"] = "no-consent"
+            try:
+                await es.index(
+                    index=index,
+                    id=str(user_id),
+                    document=source,
+                    if_seq_no=doc["_seq_no"],
+                    if_primary_term=doc["_primary_term"],
+                    refresh=True,
+                )
+            except ConflictError:
+                continue
+            break

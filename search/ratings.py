@@ -195,12 +195,14 @@ async def refold_user(
 
     Without consent to personalisation the document gets no vector (`vector_source: no-consent`).
     """
-    allowed = (await get_consent(es, names, user_id, default=consent_default)).personalisation
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             current = await es.get(index=names.users, id=str(user_id))
         except NotFoundError:
             current = None
+        # Read after the document: a withdrawal racing with this write either makes the write below
+        # conflict (and the retry sees it), or comes later and removes the vector itself.
+        allowed = (await get_consent(es, names, user_id, default=consent_default)).personalisation
         rated = await user_ratings(es, names, user_id)
         vector = await _fold_in(es, names, model, rated) if allowed else None
         doc = _user_document(current["_source"] if current else {}, user_id, rated, vector, model.version)

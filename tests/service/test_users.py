@@ -243,6 +243,30 @@ def test_consent_withdrawn_and_granted_takes_effect_at_once(api, new_user, es, i
     assert not es.exists(index=names.consents, id=str(new_user))
 
 
+def test_a_withdrawal_racing_with_ratings_leaves_no_vector(indexed, new_user, es):
+    from search import consent
+
+    names = IndexNames(indexed.index_prefix)
+    mapping = load_mapping(PROJECT_ROOT / "mappings", "consents")
+
+    async def go():
+        client = AsyncElasticsearch(indexed.es_url)
+        try:
+            model = await ratings.ModelCache().current(client, names)
+            await ratings.add_rating(client, names, model, new_user, TOY_STORY, 5.0)
+            await asyncio.gather(
+                *(ratings.add_rating(client, names, model, new_user, m, 4.0) for m in (LION_KING, ALADDIN, SHREK)),
+                consent.record_consent(client, names, new_user, False, mapping=mapping),
+            )
+        finally:
+            await client.close()
+
+    asyncio.run(go())
+    profile = es.get(index=names.users, id=str(new_user))["_source"]
+    assert "user_vector" not in profile and profile["vector_source"] == "no-consent"
+    assert profile["num_ratings"] == 4
+
+
 def test_opt_in_deployment_personalises_only_after_consent(api, new_user, monkeypatch):
     from movierec.config import get_settings
 
