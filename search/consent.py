@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from elasticsearch import AsyncElasticsearch, ConflictError, NotFoundError
 
-from search.indices import IndexNames, ensure_index
+from search.indices import IndexNames, ensure_index, replace_if_unchanged
 
 MAX_ATTEMPTS = 8
 
@@ -58,14 +58,7 @@ async def _remove_vectors(es: AsyncElasticsearch, names: IndexNames, user_id: in
             source = {k: v for k, v in doc["_source"].items() if k != "user_vector"}
             source["vector_source"] = "no-consent"
             try:
-                await es.index(
-                    index=index,
-                    id=str(user_id),
-                    document=source,
-                    if_seq_no=doc["_seq_no"],
-                    if_primary_term=doc["_primary_term"],
-                    refresh=True,
-                )
+                await replace_if_unchanged(es, doc, source)
             except ConflictError:
                 continue
             break

@@ -95,6 +95,18 @@ async def ensure_index(es: AsyncElasticsearch, index: str, body: dict) -> None:
         await es.options(ignore_status=400).indices.create(index=index, **body)
 
 
+async def replace_if_unchanged(es: AsyncElasticsearch, seen: dict, document: dict) -> None:
+    """Write `document` over `seen` (a get response) only if nobody wrote in between; ConflictError if so."""
+    await es.index(
+        index=seen["_index"],
+        id=seen["_id"],
+        document=document,
+        if_seq_no=seen["_seq_no"],
+        if_primary_term=seen["_primary_term"],
+        refresh=True,
+    )
+
+
 def create_version(es: Elasticsearch, names: IndexNames, version: str, *, dims: int, mappings_dir: Path) -> dict[str, str]:
     created = {}
     for kind in VERSIONED_KINDS:

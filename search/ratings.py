@@ -18,7 +18,7 @@ from elasticsearch import AsyncElasticsearch, ConflictError, NotFoundError
 
 from search.consent import get_consent
 from search.foldin import fold_in_user
-from search.indices import IndexNames, ensure_index
+from search.indices import IndexNames, ensure_index, replace_if_unchanged
 from search.movies import MovieNotFound
 
 log = logging.getLogger(__name__)
@@ -212,14 +212,7 @@ async def refold_user(
             if current is None:
                 await es.create(index=names.users, id=str(user_id), document=doc, refresh=True)
             else:
-                await es.index(
-                    index=names.users,
-                    id=str(user_id),
-                    document=doc,
-                    if_seq_no=current["_seq_no"],
-                    if_primary_term=current["_primary_term"],
-                    refresh=True,
-                )
+                await replace_if_unchanged(es, current, doc)
         except ConflictError:
             log.info("user %s changed while folding in a rating (attempt %d); retrying", user_id, attempt)
             continue
