@@ -21,7 +21,7 @@ from pipeline import als, clean, consent, evaluate, export, features, tune
 from pipeline.load import load_movielens
 from search import carryover, indices
 from search.foldin import item_gram
-from search.ratings import ModelCard
+from search.ratings import card_from_document
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +97,11 @@ def run_pipeline(
         detail.append(f"layout {raw.layout} from {options.data}")
         # Ratings that came in through the API exist only in Elasticsearch: train on them and keep them.
         live_since = int(time.time())
-        previous = indices.serving_version(es, names) if es is not None and options.index else None
+        indexing = es is not None and options.index
+        previous = indices.serving_version(es, names) if indexing else None
         live = carryover.fetch_live_ratings(es, names.concrete("ratings", previous)) if previous else []
-        deletions = carryover.fetch_deletions(es, names) if es is not None and options.index else []
-        consents = carryover.fetch_consents(es, names) if es is not None and options.index else []
+        deletions = carryover.fetch_deletions(es, names) if indexing else []
+        consents = carryover.fetch_consents(es, names) if indexing else []
         if live or deletions:
             (run_dir / "live_ratings.json").write_text(json.dumps({"ratings": live, "deletions": deletions}))
             detail.append(f"{len(live)} API ratings from version {previous}, {len(deletions)} API deletions")
@@ -190,7 +191,7 @@ def run_pipeline(
             _index(es, settings, names, report, movie_docs, user_docs, rating_docs, params.rank, card, detail, options.bar)
         if previous:
             with _stage(report, "late ratings", progress) as detail:  # and late deletions
-                model = ModelCard(report.version, params.implicit, params.reg_param, params.alpha, gram)
+                model = card_from_document(report.version, card)
                 late = carryover.carry_over(
                     es,
                     settings.es_url,

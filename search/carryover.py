@@ -31,12 +31,17 @@ def live_ratings_query(*, since: int | None = None) -> dict:
     return {"bool": {"filter": filters}}
 
 
-def fetch_live_ratings(es: Elasticsearch, index: str, *, since: int | None = None) -> list[dict]:
-    """Every API rating in `index` (alias or concrete name); none when the index does not exist."""
+def _sources(es: Elasticsearch, index: str, query: dict, fields: list[str] | None = None) -> list[dict]:
+    """Every matching document's source; none when the index does not exist."""
     if not es.indices.exists(index=index):
         return []
-    hits = helpers.scan(es, index=index, query={"query": live_ratings_query(since=since)}, _source=LIVE_FIELDS, size=2000)
+    hits = helpers.scan(es, index=index, query={"query": query}, _source=fields if fields else True, size=2000)
     return [hit["_source"] for hit in hits]
+
+
+def fetch_live_ratings(es: Elasticsearch, index: str, *, since: int | None = None) -> list[dict]:
+    """Every API rating in `index` (alias or concrete name)."""
+    return _sources(es, index, live_ratings_query(since=since), LIVE_FIELDS)
 
 
 def copy_newer(es: Elasticsearch, ratings: list[dict], index: str) -> list[int]:
@@ -61,21 +66,15 @@ def copy_newer(es: Elasticsearch, ratings: list[dict], index: str) -> list[int]:
     return sorted(users)
 
 
-
 def fetch_deletions(es: Elasticsearch, names: IndexNames, *, since: int | None = None) -> list[dict]:
     """Ratings deleted through the API (user_id, movie_id, date), optionally only recent ones."""
-    if not es.indices.exists(index=names.deletions):
-        return []
     query = {"match_all": {}} if since is None else {"range": {"date": {"gte": since, "format": "epoch_second"}}}
-    return [hit["_source"] for hit in helpers.scan(es, index=names.deletions, query={"query": query}, size=2000)]
+    return _sources(es, names.deletions, query)
 
 
 def fetch_consents(es: Elasticsearch, names: IndexNames) -> list[dict]:
     """Every recorded consent choice (user_id, personalisation)."""
-    if not es.indices.exists(index=names.consents):
-        return []
-    hits = helpers.scan(es, index=names.consents, query={"query": {"match_all": {}}}, _source=["user_id", "personalisation"])
-    return [hit["_source"] for hit in hits]
+    return _sources(es, names.consents, {"match_all": {}}, ["user_id", "personalisation"])
 
 
 def apply_deletions(es: Elasticsearch, deletions: list[dict], names: IndexNames, version: str) -> list[int]:

@@ -12,9 +12,7 @@ from dataclasses import dataclass
 
 from elasticsearch import AsyncElasticsearch, ConflictError, NotFoundError
 
-from search.indices import IndexNames, ensure_index, replace_if_unchanged
-
-MAX_ATTEMPTS = 8
+from search.indices import WRITE_ATTEMPTS, IndexNames, ensure_index, kind_indices, replace_if_unchanged
 
 
 @dataclass
@@ -48,9 +46,8 @@ async def record_consent(
 
 async def _remove_vectors(es: AsyncElasticsearch, names: IndexNames, user_id: int) -> None:
     # No scripting on every build (the integ-test-zip has no painless): rewrite the document without it.
-    pattern = names.concrete("users", "*")
-    for index in await es.indices.get(index=pattern, expand_wildcards="open", ignore_unavailable=True):
-        for _ in range(MAX_ATTEMPTS):  # a rating being folded in at the same moment: read again
+    for index in await kind_indices(es, names, "users"):
+        for _ in range(WRITE_ATTEMPTS):  # a rating being folded in at the same moment: read again
             try:
                 doc = await es.get(index=index, id=str(user_id))
             except NotFoundError:

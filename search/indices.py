@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 VERSIONED_KINDS = ("movies", "users", "ratings")
 VECTOR_FIELDS = {"movies": ("item_vector", "audience_vector"), "users": ("user_vector",)}
 KEEP_VERSIONS = 2  # the serving one and the one before it, for rollback
+WRITE_ATTEMPTS = 8  # conditional writes that lost a race: read again and retry this many times
 
 
 class IndexLoadError(RuntimeError):
@@ -93,6 +94,12 @@ async def ensure_index(es: AsyncElasticsearch, index: str, body: dict) -> None:
     # with its mapping rather than the one Elasticsearch would guess from the first document.
     if not await es.indices.exists(index=index):
         await es.options(ignore_status=400).indices.create(index=index, **body)
+
+
+async def kind_indices(es: AsyncElasticsearch, names: IndexNames, kind: str) -> list[str]:
+    """Every kept version's concrete index of `kind` (users, ratings), sorted."""
+    pattern = names.concrete(kind, "*")
+    return sorted(await es.indices.get(index=pattern, expand_wildcards="open", ignore_unavailable=True))
 
 
 async def replace_if_unchanged(es: AsyncElasticsearch, seen: dict, document: dict) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from elasticsearch import AsyncElasticsearch, NotFoundError
 
-from search.indices import IndexNames, ensure_index
+from search.indices import IndexNames, ensure_index, kind_indices
 
 PAGE = 5000
 
@@ -29,10 +29,6 @@ class Erasure:
     user_documents_deleted: int
     indices_searched: list[str]
     erased_at: int
-
-
-async def _concrete(es: AsyncElasticsearch, pattern: str) -> list[str]:
-    return sorted(await es.indices.get(index=pattern, expand_wildcards="open", ignore_unavailable=True))
 
 
 async def _user_ratings(es: AsyncElasticsearch, index: str, user_id: int, *, source: bool) -> list[dict]:
@@ -58,8 +54,8 @@ async def _user_ratings(es: AsyncElasticsearch, index: str, user_id: int, *, sou
 async def erase_user(
     es: AsyncElasticsearch, names: IndexNames, user_id: int, *, deletions_mapping: dict
 ) -> Erasure:
-    rating_indices = await _concrete(es, names.concrete("ratings", "*"))
-    user_indices = await _concrete(es, names.concrete("users", "*"))
+    rating_indices = await kind_indices(es, names, "ratings")
+    user_indices = await kind_indices(es, names, "users")
     found = {index: [h["_id"] for h in await _user_ratings(es, index, user_id, source=False)] for index in rating_indices}
     docs = [index for index in user_indices if await es.exists(index=index, id=str(user_id))]
     has_consent = await es.exists(index=names.consents, id=str(user_id))

@@ -18,12 +18,11 @@ from elasticsearch import AsyncElasticsearch, ConflictError, NotFoundError
 
 from search.consent import get_consent
 from search.foldin import fold_in_user
-from search.indices import IndexNames, ensure_index, replace_if_unchanged
+from search.indices import WRITE_ATTEMPTS, IndexNames, ensure_index, replace_if_unchanged
 from search.movies import MovieNotFound
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
 # Ratings written here are marked, so the next pipeline run can carry them over (search/carryover.py).
 LIVE_SOURCE = "api"
 MAX_USER_RATINGS = 10_000
@@ -188,6 +187,10 @@ async def user_ratings(es: AsyncElasticsearch, names: IndexNames, user_id: int) 
     return [hit["_source"] for hit in resp["hits"]["hits"]]
 
 
+async def has_ratings(es: AsyncElasticsearch, names: IndexNames, user_id: int) -> bool:
+    return (await es.count(index=names.ratings, query={"term": {"user_id": user_id}}))["count"] > 0
+
+
 async def refold_user(
     es: AsyncElasticsearch, names: IndexNames, model: ModelCard, user_id: int, *, consent_default: bool = True
 ) -> tuple[dict, int]:
@@ -195,7 +198,7 @@ async def refold_user(
 
     Without consent to personalisation the document gets no vector (`vector_source: no-consent`).
     """
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
             current = await es.get(index=names.users, id=str(user_id))
         except NotFoundError:
@@ -217,7 +220,7 @@ async def refold_user(
             log.info("user %s changed while folding in a rating (attempt %d); retrying", user_id, attempt)
             continue
         return doc, attempt
-    raise RatingConflict(f"user {user_id} was updated concurrently {MAX_ATTEMPTS} times; rating not stored")
+    raise RatingConflict(f"user {user_id} was updated concurrently {WRITE_ATTEMPTS} times; rating not stored")
 
 
 async def _fold_in(es, names, model: ModelCard, rated: list[dict]) -> list[float] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from elasticsearch import AsyncElasticsearch
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, Header, HTTPException, Path, Request
 
 from movierec.config import Settings, get_settings
 from search.indices import IndexNames
@@ -38,6 +38,8 @@ async def require_api_key(
 
 
 EsDep = Annotated[AsyncElasticsearch, Depends(get_es)]
+MovieId = Annotated[int, Path(ge=1, le=2**31 - 1, description="MovieLens movieId", examples=[1])]
+UserId = Annotated[int, Path(ge=1, le=2**31 - 1, description="pseudonymous user id", examples=[1])]
 SettingsDep = Annotated[Settings, Depends(settings_dep)]
 NamesDep = Annotated[IndexNames, Depends(get_names)]
 WriteAccess = Depends(require_api_key)

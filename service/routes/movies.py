@@ -2,18 +2,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Query
 
 from search import movies, recommend
 from search.text import normalize
-from service.deps import EsDep, NamesDep
+from service.deps import EsDep, MovieId, NamesDep
 from service.errors import not_found
 from service.schemas import Movie, MovieDetail, RecommendationResponse, SearchResponse, SuggestResponse
 
 router = APIRouter(prefix="/movies", tags=["movies"])
-
-MovieId = Annotated[int, Path(ge=1, le=2**31 - 1, description="MovieLens movieId", examples=[1])]
-
 
 def _require_words(value: str, name: str) -> str:
     if not normalize(value):

@@ -2,21 +2,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from search import consent, privacy, ratings, recommend
 from search.indices import load_mapping
 from search.movies import MovieNotFound
-from service.deps import EsDep, NamesDep, PersonalDataAccess, SettingsDep, WriteAccess
+from service.deps import EsDep, MovieId, NamesDep, PersonalDataAccess, SettingsDep, UserId, WriteAccess
 from service.errors import not_found
 from service.schemas import UserRecommendationResponse
 
 router = APIRouter(prefix="/users", tags=["users"])
-
-UserId = Annotated[int, Path(ge=1, le=2**31 - 1, description="pseudonymous user id", examples=[1])]
-MovieId = Annotated[int, Path(ge=1, le=2**31 - 1, description="MovieLens movieId", examples=[1])]
-
 
 class RatingIn(BaseModel):
     movie_id: int = Field(ge=1, le=2**31 - 1, examples=[1])
@@ -167,7 +163,7 @@ async def put_consent(
     """Record the choice. Withdrawing removes the user's vector at once; granting folds their ratings in at once."""
     mapping = load_mapping(settings.mappings_dir, "consents")
     recorded = await consent.record_consent(es, names, user_id, body.personalisation, mapping=mapping)
-    if body.personalisation and await ratings.user_ratings(es, names, user_id):
+    if body.personalisation and await ratings.has_ratings(es, names, user_id):
         model = await request.app.state.models.current(es, names)
         await ratings.refold_user(es, names, model, user_id)
     return ConsentOut(**vars(recorded))
