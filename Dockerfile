@@ -20,4 +20,4 @@ USER movierec
 ENV ES_URL=http://elasticsearch:9200 \
     MOVIEREC_RUNS_DIR=/tmp/movierec-runs
 EXPOSE 8000
-CMD ["uvicorn", "service.main:app", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--no-access-log"]
+CMD ["uvicorn", "movierec.service.main:app", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--no-access-log"]

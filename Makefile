@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install check es-up es-down es-status test test-unit demo bench clean
+.PHONY: install check es-up es-down es-status lint format test test-unit demo bench clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
@@ -26,6 +26,14 @@ es-down: install
 
 es-status: install
 	$(BIN)/movierec es status
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 # The test session starts its own node on 127.0.0.1:9250 and stops it at the end.
 test: check

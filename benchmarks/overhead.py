@@ -18,17 +18,12 @@ import cProfile
 import json
 import pstats
 import statistics
-import sys
 import time
-from pathlib import Path
 from urllib.parse import urlencode
-
-if not __package__:  # run as a file, this folder would shadow the project's packages
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from elasticsearch import ApiError
 
-from service.main import create_app
+from movierec.service.main import create_app
 
 ENDPOINTS = [
     ("title search", "/movies/search", {"q": "toy story"}),
@@ -79,9 +74,18 @@ class Replay:
 
 async def call(app, path: str, params: dict) -> int:
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-        "path": path, "raw_path": path.encode(), "query_string": urlencode(params).encode(), "root_path": "",
-        "headers": [(b"host", b"bench")], "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": urlencode(params).encode(),
+        "root_path": "",
+        "headers": [(b"host", b"bench")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
     }
     status = 0
 

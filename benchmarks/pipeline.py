@@ -20,10 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-if not __package__:  # run as a file, this folder would shadow the project's packages
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
-
-from movierec.config import PROJECT_ROOT, Settings
+from movierec import resources
+from movierec.config import Settings
 
 STAGES = ("load", "clean", "features", "evaluate", "train", "vectors", "index")
 SYNTH = {"1m": 1_000_000, "10m": 10_000_000, "25m": 25_000_000}
@@ -31,10 +29,10 @@ SYNTH = {"1m": 1_000_000, "10m": 10_000_000, "25m": 25_000_000}
 
 def dataset_folder(size: str) -> Path:
     if size == "small":
-        return PROJECT_ROOT / "data/movielens/ml-latest-small"
+        return resources.bundled_dataset()
     folder = Path(f"/tmp/movierec-synth-{size}")
     if not (folder / "ratings.csv").is_file():
-        from pipeline.synth import synthesize
+        from movierec.pipeline.synth import synthesize
 
         started = time.perf_counter()
         stats = synthesize(folder, SYNTH[size])
@@ -52,8 +50,8 @@ def vm_hwm_mb(pid: int) -> float:
 def run_one(size: str) -> dict:
     from elasticsearch import Elasticsearch
 
-    from pipeline.run import RunOptions, run_pipeline
-    from pipeline.spark import build_session
+    from movierec.pipeline.run import RunOptions, run_pipeline
+    from movierec.pipeline.spark import build_session
 
     folder = dataset_folder(size)
     settings = Settings(MOVIEREC_INDEX_PREFIX=f"bench-{size}-", MOVIEREC_RUNS_DIR="/tmp/movierec-bench-runs")
@@ -61,7 +59,9 @@ def run_one(size: str) -> dict:
     spark = build_session(settings, app_name=f"movierec-bench-{size}")
     jvm_pid = spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid()
     try:
-        report = run_pipeline(spark, settings, RunOptions(data=folder), es, progress=lambda line: print(line, file=sys.stderr))
+        report = run_pipeline(
+            spark, settings, RunOptions(data=folder), es, progress=lambda line: print(line, file=sys.stderr)
+        )
         jvm_peak = vm_hwm_mb(jvm_pid)
     finally:
         spark.stop()
@@ -104,7 +104,9 @@ def main() -> None:
             f"{r['dataset']:<18} {r['ratings']:>10} {cells} {r['total']:>8.1f} {r['docs_per_s']:>8.0f} "
             f"{r['jvm_peak_mb']:>7.0f} {r['py_peak_mb']:>6.0f}"
         )
-    print(f"(Spark local[*] on {__import__('os').cpu_count()} cores, driver memory {rows[0]['driver_memory'] if rows else '?'})")
+    print(
+        f"(Spark local[*] on {__import__('os').cpu_count()} cores, driver memory {rows[0]['driver_memory'] if rows else '?'})"
+    )
 
 
 if __name__ == "__main__":

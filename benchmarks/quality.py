@@ -11,17 +11,14 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-if not __package__:  # run as a file, this folder would shadow the project's packages
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
-
-from movierec.config import PROJECT_ROOT, Settings
-from pipeline import als, clean, evaluate, tune
-from pipeline.load import load_movielens
-from pipeline.spark import build_session
+from movierec import resources
+from movierec.config import Settings
+from movierec.pipeline import als, clean, evaluate, tune
+from movierec.pipeline.load import load_movielens
+from movierec.pipeline.spark import build_session
 
 
 def run_dataset(spark, name: str, folder: Path, per_user: bool) -> list[dict]:
@@ -41,8 +38,18 @@ def run_dataset(spark, name: str, folder: Path, per_user: bool) -> list[dict]:
     errors = evaluate.rating_errors(als.fit_biased_als(train, explicit), test)
     split = "per-user 75/25" if per_user else "random 80/20"
     return [
-        {"dataset": name, "split": split, "model": f"ALS explicit+biases r{explicit.rank} reg{explicit.reg_param}", **errors},
-        {"dataset": name, "split": split, "model": f"ALS implicit r{implicit.rank} reg{implicit.reg_param} a{implicit.alpha}", **ranking["als"]},
+        {
+            "dataset": name,
+            "split": split,
+            "model": f"ALS explicit+biases r{explicit.rank} reg{explicit.reg_param}",
+            **errors,
+        },
+        {
+            "dataset": name,
+            "split": split,
+            "model": f"ALS implicit r{implicit.rank} reg{implicit.reg_param} a{implicit.alpha}",
+            **ranking["als"],
+        },
         {"dataset": name, "split": split, "model": "popularity", **ranking["popularity"]},
         {"dataset": name, "split": split, "model": f"(tuning took {tuning_s:.0f} s)"},
     ]
@@ -50,11 +57,13 @@ def run_dataset(spark, name: str, folder: Path, per_user: bool) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ml-100k", type=Path, default=PROJECT_ROOT.parent / "shared/data/movielens/ml-100k")
+    parser.add_argument(
+        "--ml-100k", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/movielens/ml-100k"
+    )
     args = parser.parse_args()
     spark = build_session(Settings(), app_name="movierec-quality")
     spark.sparkContext.setCheckpointDir("/tmp/movierec-quality-ckpt")
-    rows = run_dataset(spark, "ml-latest-small", PROJECT_ROOT / "data/movielens/ml-latest-small", per_user=False)
+    rows = run_dataset(spark, "ml-latest-small", resources.bundled_dataset(), per_user=False)
     if args.ml_100k.is_dir():
         rows += run_dataset(spark, "ml-100k", args.ml_100k, per_user=True)
     else:

@@ -12,20 +12,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import time
-from pathlib import Path
-
-if not __package__:  # run as a file, this folder would shadow the `search` package
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import numpy as np
 from elasticsearch import AsyncElasticsearch, Elasticsearch, helpers
 
 from movierec.config import get_settings
-from search import movies, queries, recommend
-from search.indices import IndexNames
-from search.title_queries import TITLE_QUERIES
+from movierec.search import movies, queries, recommend
+from movierec.search.indices import IndexNames
+from movierec.search.title_queries import TITLE_QUERIES
 
 
 def pct(values: list[float], q: float) -> float:
@@ -70,7 +65,10 @@ async def latency_and_accuracy(es_url: str, names: IndexNames, rounds: int) -> l
             ("title -> recommendations (2 round trips)", recs_ms),
         ):
             rows.append(
-                (f"{label} p50 / p99 ms", f"{statistics.median(samples):.2f} / {pct(samples, 99):.2f}  (n={len(samples)})")
+                (
+                    f"{label} p50 / p99 ms",
+                    f"{statistics.median(samples):.2f} / {pct(samples, 99):.2f}  (n={len(samples)})",
+                )
             )
     finally:
         await es.close()
@@ -81,7 +79,9 @@ def hnsw_recall(es_url: str, names: IndexNames, n_queries: int = 500, k: int = 1
     es = Elasticsearch(es_url)
     docs = list(
         helpers.scan(
-            es, index=names.movies, query={"_source": ["movie_id", "item_vector"], "query": {"exists": {"field": "item_vector"}}}
+            es,
+            index=names.movies,
+            query={"_source": ["movie_id", "item_vector"], "query": {"exists": {"field": "item_vector"}}},
         )
     )
     ids = np.array([d["_source"]["movie_id"] for d in docs])
@@ -90,10 +90,16 @@ def hnsw_recall(es_url: str, names: IndexNames, n_queries: int = 500, k: int = 1
     hits = 0
     for i in picks:
         exact = set(ids[np.argsort(-(vectors @ vectors[i]))[:k]])
-        got = {h["_source"]["movie_id"] for h in es.search(index=names.movies, **queries.knn_body(vectors[i].tolist(), k=k))["hits"]["hits"]}
+        got = {
+            h["_source"]["movie_id"]
+            for h in es.search(index=names.movies, **queries.knn_body(vectors[i].tolist(), k=k))["hits"]["hits"]
+        }
         hits += len(exact & got)
     es.close()
-    return (f"HNSW recall@{k} vs exact ({len(picks)} queries, {len(vectors)} vectors)", f"{hits / (k * len(picks)):.4f}")
+    return (
+        f"HNSW recall@{k} vs exact ({len(picks)} queries, {len(vectors)} vectors)",
+        f"{hits / (k * len(picks)):.4f}",
+    )
 
 
 def main() -> None:

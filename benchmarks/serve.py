@@ -23,19 +23,15 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
-
-if not __package__:  # run as a file, this folder would shadow the project's packages
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import aiohttp
 import httpx
 from elasticsearch import AsyncElasticsearch
 
-from movierec.config import PROJECT_ROOT, get_settings
-from search import movies, queries, recommend
-from search.indices import IndexNames
-from search.title_queries import TITLE_QUERIES
+from movierec.config import get_settings
+from movierec.search import movies, queries, recommend
+from movierec.search.indices import IndexNames
+from movierec.search.title_queries import TITLE_QUERIES
 
 PORT = 8077
 TITLES = [q for q, _, _ in TITLE_QUERIES]
@@ -132,10 +128,24 @@ class AiohttpDriver:
 
 DRIVERS = {"aiohttp": AiohttpDriver, "httpx": HttpxDriver}
 
+
 def start_api(workers: int) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "uvicorn", "service.main:app", "--host", "127.0.0.1", "--port", str(PORT),
-           "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=os.environ.copy())
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "movierec.service.main:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(PORT),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    proc = subprocess.Popen(cmd, env=os.environ.copy())
     for _ in range(100):
         try:
             if httpx.get(f"http://127.0.0.1:{PORT}/health", timeout=1).status_code == 200:
@@ -152,9 +162,14 @@ async def run(seconds: float, workers: int, client: str) -> list[tuple]:
     names = IndexNames(settings.index_prefix)
     # A pool as large as the highest concurrency: the default 10 connections queue requests at 32.
     es = AsyncElasticsearch(settings.es_url, request_timeout=10, connections_per_node=64)
-    probe = await es.search(index=names.movies, size=200, query={"exists": {"field": "item_vector"}}, source=["item_vector"])
+    probe = await es.search(
+        index=names.movies, size=200, query={"exists": {"field": "item_vector"}}, source=["item_vector"]
+    )
     vectors = [hit["_source"]["item_vector"] for hit in probe["hits"]["hits"]]
-    users = [hit["_source"]["user_id"] for hit in (await es.search(index=names.users, size=500, source=["user_id"]))["hits"]["hits"]]
+    users = [
+        hit["_source"]["user_id"]
+        for hit in (await es.search(index=names.users, size=500, source=["user_id"]))["hits"]["hits"]
+    ]
 
     def title(i: int) -> str:
         return TITLES[i % len(TITLES)]
@@ -171,12 +186,24 @@ async def run(seconds: float, workers: int, client: str) -> list[tuple]:
     api = DRIVERS[client](f"http://127.0.0.1:{PORT}")
     # Each API scenario next to the same search/ calls made straight against Elasticsearch.
     pairs = [
-        ("API title search", lambda i: api.get("/movies/search", {"q": title(i)}),
-         "ES title search (1 round trip)", lambda i: movies.search_titles(es, names, title(i))),
-        ("API title -> recommendations", lambda i: api.get("/recommendations", {"title": title(i), "k": 10}),
-         "ES title -> recs (2 round trips)", es_title_recs),
-        ("API user recommendations", lambda i: api.get(f"/users/{users[i % len(users)]}/recommendations", {"k": 10}),
-         "ES user recs (2 round trips)", lambda i: recommend.for_user(es, names, users[i % len(users)], k=10)),
+        (
+            "API title search",
+            lambda i: api.get("/movies/search", {"q": title(i)}),
+            "ES title search (1 round trip)",
+            lambda i: movies.search_titles(es, names, title(i)),
+        ),
+        (
+            "API title -> recommendations",
+            lambda i: api.get("/recommendations", {"title": title(i), "k": 10}),
+            "ES title -> recs (2 round trips)",
+            es_title_recs,
+        ),
+        (
+            "API user recommendations",
+            lambda i: api.get(f"/users/{users[i % len(users)]}/recommendations", {"k": 10}),
+            "ES user recs (2 round trips)",
+            lambda i: recommend.for_user(es, names, users[i % len(users)], k=10),
+        ),
     ]
     try:
         for api_label, api_call, es_label, es_call in pairs:
@@ -186,8 +213,11 @@ async def run(seconds: float, workers: int, client: str) -> list[tuple]:
         await drive(es_knn, 1, min(1.0, seconds))
         rows.append(("ES bare kNN (1 round trip)", 1, await drive(es_knn, 1, seconds)))
         for concurrency in (8, 32):
-            for label, call in [*((a, ac) for a, ac, _, _ in pairs), *((e, ec) for _, _, e, ec in pairs),
-                                ("ES bare kNN (1 round trip)", es_knn)]:
+            for label, call in [
+                *((a, ac) for a, ac, _, _ in pairs),
+                *((e, ec) for _, _, e, ec in pairs),
+                ("ES bare kNN (1 round trip)", es_knn),
+            ]:
                 await drive(call, concurrency, min(1.0, seconds))  # warm-up
                 rows.append((label, concurrency, await drive(call, concurrency, seconds)))
     finally:
@@ -214,9 +244,13 @@ def main() -> None:
     rows = asyncio.run(run(args.seconds, args.workers, args.client))
     print(f"{'scenario':<34} {'conc':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8} {'errors':>6}")
     for label, concurrency, r in rows:
-        print(f"{label:<34} {concurrency:>4} {r['p50']:>8.2f} {r['p95']:>8.2f} {r['p99']:>8.2f} {r['rps']:>8.0f} {r['errors']:>6}")
-    print(f"(uvicorn --workers {args.workers}, {args.client} client, {args.seconds:g} s per cell, "
-          f"load generator on the same {os.cpu_count()} cores)")
+        print(
+            f"{label:<34} {concurrency:>4} {r['p50']:>8.2f} {r['p95']:>8.2f} {r['p99']:>8.2f} {r['rps']:>8.0f} {r['errors']:>6}"
+        )
+    print(
+        f"(uvicorn --workers {args.workers}, {args.client} client, {args.seconds:g} s per cell, "
+        f"load generator on the same {os.cpu_count()} cores)"
+    )
     p50 = {(label, c): r["p50"] for label, c, r in rows}
     print("API p50 / ES p50 at concurrency 1, measured taking turns (goal <= 1.5):")
     for name, api_label, es_label in PAIRS:

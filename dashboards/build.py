@@ -23,7 +23,13 @@ def index_pattern(obj_id: str, title: str, time_field: str | None) -> dict:
     attrs = {"title": title, "name": title}
     if time_field:
         attrs["timeFieldName"] = time_field
-    return {"type": "index-pattern", "id": obj_id, "attributes": attrs, "references": [], "coreMigrationVersion": VERSION}
+    return {
+        "type": "index-pattern",
+        "id": obj_id,
+        "attributes": attrs,
+        "references": [],
+        "coreMigrationVersion": VERSION,
+    }
 
 
 def agg(agg_id: str, agg_type: str, schema: str, **params) -> dict:
@@ -32,7 +38,11 @@ def agg(agg_id: str, agg_type: str, schema: str, **params) -> dict:
 
 def visualization(obj_id: str, title: str, vis_type: str, pattern_id: str, aggs: list[dict], params: dict) -> dict:
     vis_state = {"title": title, "type": vis_type, "params": params, "aggs": aggs}
-    search_source = {"query": {"query": "", "language": "kuery"}, "filter": [], "indexRefName": "kibanaSavedObjectMeta.searchSourceJSON.index"}
+    search_source = {
+        "query": {"query": "", "language": "kuery"},
+        "filter": [],
+        "indexRefName": "kibanaSavedObjectMeta.searchSourceJSON.index",
+    }
     return {
         "type": "visualization",
         "id": obj_id,
@@ -44,7 +54,9 @@ def visualization(obj_id: str, title: str, vis_type: str, pattern_id: str, aggs:
             "visState": json.dumps(vis_state),
             "kibanaSavedObjectMeta": {"searchSourceJSON": json.dumps(search_source)},
         },
-        "references": [{"name": "kibanaSavedObjectMeta.searchSourceJSON.index", "type": "index-pattern", "id": pattern_id}],
+        "references": [
+            {"name": "kibanaSavedObjectMeta.searchSourceJSON.index", "type": "index-pattern", "id": pattern_id}
+        ],
         "coreMigrationVersion": VERSION,
     }
 
@@ -70,10 +82,18 @@ def vega_embedding_map() -> dict:
             "y": {"field": "_source.embedding_y", "type": "quantitative", "title": "component 2"},
             "size": {"field": "_source.num_ratings", "type": "quantitative", "title": "ratings"},
             "color": {"field": "_source.avg_rating", "type": "quantitative", "title": "mean rating"},
-            "tooltip": [{"field": "_source.title", "type": "nominal"}, {"field": "_source.num_ratings", "type": "quantitative"}],
+            "tooltip": [
+                {"field": "_source.title", "type": "nominal"},
+                {"field": "_source.num_ratings", "type": "quantitative"},
+            ],
         },
     }
-    vis_state = {"title": "Movie embedding map", "type": "vega", "params": {"spec": json.dumps(spec, indent=2)}, "aggs": []}
+    vis_state = {
+        "title": "Movie embedding map",
+        "type": "vega",
+        "params": {"spec": json.dumps(spec, indent=2)},
+        "aggs": [],
+    }
     return {
         "type": "visualization",
         "id": "movierec-vis-embedding-map",
@@ -83,7 +103,9 @@ def vega_embedding_map() -> dict:
             "version": 1,
             "uiStateJSON": "{}",
             "visState": json.dumps(vis_state),
-            "kibanaSavedObjectMeta": {"searchSourceJSON": json.dumps({"query": {"query": "", "language": "kuery"}, "filter": []})},
+            "kibanaSavedObjectMeta": {
+                "searchSourceJSON": json.dumps({"query": {"query": "", "language": "kuery"}, "filter": []})
+            },
         },
         "references": [],
         "coreMigrationVersion": VERSION,
@@ -97,28 +119,81 @@ def bar(field_params: dict) -> dict:
 def visualizations() -> list[dict]:
     count = agg("1", "count", "metric")
     return [
-        visualization("movierec-vis-rating-distribution", "Rating distribution", "histogram", "movierec-ip-ratings",
-                      [count, agg("2", "histogram", "segment", field="rating", interval=0.5, min_doc_count=False)], bar({})),
-        visualization("movierec-vis-ratings-over-time", "Ratings over time", "line", "movierec-ip-ratings",
-                      [count, agg("2", "date_histogram", "segment", field="date", interval="auto", min_doc_count=1)], {"type": "line"}),
-        visualization("movierec-vis-avg-rating-by-genre", "Average rating by genre", "histogram", "movierec-ip-ratings",
-                      [agg("1", "avg", "metric", field="rating"),
-                       agg("2", "terms", "segment", field="genres", size=20, order="desc", orderBy="1")], bar({})),
-        visualization("movierec-vis-top-movies", "Best movies (damped average, 50+ ratings)", "table", "movierec-ip-movies",
-                      [agg("1", "max", "metric", field="damped_rating"), agg("3", "max", "metric", field="num_ratings"),
-                       agg("2", "terms", "bucket", field="title.raw", size=25, order="desc", orderBy="1")],
-                      {"perPage": 25, "showTotal": False}),
-        visualization("movierec-vis-movie-avg-rating", "Movies by mean rating", "histogram", "movierec-ip-movies",
-                      [count, agg("2", "histogram", "segment", field="avg_rating", interval=0.25, min_doc_count=False)], bar({})),
-        visualization("movierec-vis-activity-levels", "Users by activity level", "pie", "movierec-ip-users",
-                      [count, agg("2", "terms", "segment", field="activity_level", size=5, order="desc", orderBy="1")],
-                      {"type": "pie", "isDonut": True, "addLegend": True}),
-        visualization("movierec-vis-ratings-per-user", "Ratings per user", "histogram", "movierec-ip-users",
-                      [count, agg("2", "histogram", "segment", field="num_ratings", interval=50, min_doc_count=False)], bar({})),
-        visualization("movierec-vis-active-users", "Most active users", "table", "movierec-ip-users",
-                      [agg("1", "max", "metric", field="num_ratings"), agg("3", "max", "metric", field="avg_rating"),
-                       agg("2", "terms", "bucket", field="user_id", size=20, order="desc", orderBy="1")],
-                      {"perPage": 20, "showTotal": False}),
+        visualization(
+            "movierec-vis-rating-distribution",
+            "Rating distribution",
+            "histogram",
+            "movierec-ip-ratings",
+            [count, agg("2", "histogram", "segment", field="rating", interval=0.5, min_doc_count=False)],
+            bar({}),
+        ),
+        visualization(
+            "movierec-vis-ratings-over-time",
+            "Ratings over time",
+            "line",
+            "movierec-ip-ratings",
+            [count, agg("2", "date_histogram", "segment", field="date", interval="auto", min_doc_count=1)],
+            {"type": "line"},
+        ),
+        visualization(
+            "movierec-vis-avg-rating-by-genre",
+            "Average rating by genre",
+            "histogram",
+            "movierec-ip-ratings",
+            [
+                agg("1", "avg", "metric", field="rating"),
+                agg("2", "terms", "segment", field="genres", size=20, order="desc", orderBy="1"),
+            ],
+            bar({}),
+        ),
+        visualization(
+            "movierec-vis-top-movies",
+            "Best movies (damped average, 50+ ratings)",
+            "table",
+            "movierec-ip-movies",
+            [
+                agg("1", "max", "metric", field="damped_rating"),
+                agg("3", "max", "metric", field="num_ratings"),
+                agg("2", "terms", "bucket", field="title.raw", size=25, order="desc", orderBy="1"),
+            ],
+            {"perPage": 25, "showTotal": False},
+        ),
+        visualization(
+            "movierec-vis-movie-avg-rating",
+            "Movies by mean rating",
+            "histogram",
+            "movierec-ip-movies",
+            [count, agg("2", "histogram", "segment", field="avg_rating", interval=0.25, min_doc_count=False)],
+            bar({}),
+        ),
+        visualization(
+            "movierec-vis-activity-levels",
+            "Users by activity level",
+            "pie",
+            "movierec-ip-users",
+            [count, agg("2", "terms", "segment", field="activity_level", size=5, order="desc", orderBy="1")],
+            {"type": "pie", "isDonut": True, "addLegend": True},
+        ),
+        visualization(
+            "movierec-vis-ratings-per-user",
+            "Ratings per user",
+            "histogram",
+            "movierec-ip-users",
+            [count, agg("2", "histogram", "segment", field="num_ratings", interval=50, min_doc_count=False)],
+            bar({}),
+        ),
+        visualization(
+            "movierec-vis-active-users",
+            "Most active users",
+            "table",
+            "movierec-ip-users",
+            [
+                agg("1", "max", "metric", field="num_ratings"),
+                agg("3", "max", "metric", field="avg_rating"),
+                agg("2", "terms", "bucket", field="user_id", size=20, order="desc", orderBy="1"),
+            ],
+            {"perPage": 20, "showTotal": False},
+        ),
         vega_embedding_map(),
     ]
 
@@ -126,10 +201,16 @@ def visualizations() -> list[dict]:
 def dashboard(vis: list[dict]) -> dict:
     panels, refs = [], []
     for i, obj in enumerate(vis):
-        panels.append({
-            "version": VERSION, "type": "visualization", "panelIndex": str(i + 1), "panelRefName": f"panel_{i}",
-            "gridData": {"x": (i % 2) * 24, "y": (i // 2) * 15, "w": 24, "h": 15, "i": str(i + 1)}, "embeddableConfig": {},
-        })
+        panels.append(
+            {
+                "version": VERSION,
+                "type": "visualization",
+                "panelIndex": str(i + 1),
+                "panelRefName": f"panel_{i}",
+                "gridData": {"x": (i % 2) * 24, "y": (i // 2) * 15, "w": 24, "h": 15, "i": str(i + 1)},
+                "embeddableConfig": {},
+            }
+        )
         refs.append({"name": f"panel_{i}", "type": "visualization", "id": obj["id"]})
     return {
         "type": "dashboard",
@@ -144,7 +225,9 @@ def dashboard(vis: list[dict]) -> dict:
             "timeFrom": "now-40y",
             "timeTo": "now",
             "version": 1,
-            "kibanaSavedObjectMeta": {"searchSourceJSON": json.dumps({"query": {"query": "", "language": "kuery"}, "filter": []})},
+            "kibanaSavedObjectMeta": {
+                "searchSourceJSON": json.dumps({"query": {"query": "", "language": "kuery"}, "filter": []})
+            },
         },
         "references": refs,
         "coreMigrationVersion": VERSION,

@@ -10,6 +10,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from movierec import resources
+from movierec.errors import BadInput
+
 CLASSES = {
     "public": "published movie metadata",
     "aggregate": "computed over all users who rated a movie (with one or two ratings, close to one person's)",
@@ -21,7 +24,7 @@ CLASSES = {
 REQUIRED = ("description", "source", "personal_data", "retention", "fields")
 
 
-class CatalogError(ValueError):
+class CatalogError(BadInput):
     pass
 
 
@@ -42,10 +45,10 @@ class IndexEntry:
     fields: tuple[Field, ...]
 
 
-def load_catalog(mappings_dir: Path) -> list[IndexEntry]:
+def load_catalog(mappings_dir: Path | None = None) -> list[IndexEntry]:
     """Every mapping's `_meta`, checked against its properties: no field goes undocumented."""
     entries = []
-    for path in sorted(Path(mappings_dir).glob("*.json")):
+    for path in sorted(Path(mappings_dir or resources.mappings_dir()).glob("*.json")):
         mapping = json.loads(path.read_text())["mappings"]
         meta = mapping.get("_meta", {})
         missing = [key for key in REQUIRED if key not in meta]
@@ -54,15 +57,26 @@ def load_catalog(mappings_dir: Path) -> list[IndexEntry]:
         undocumented = sorted(set(mapping["properties"]) - set(meta["fields"]))
         stale = sorted(set(meta["fields"]) - set(mapping["properties"]))
         if undocumented or stale:
-            raise CatalogError(f"{path.name}: fields without a catalog entry {undocumented}, entries without a field {stale}")
+            raise CatalogError(
+                f"{path.name}: fields without a catalog entry {undocumented}, entries without a field {stale}"
+            )
         fields = []
         for name in mapping["properties"]:
             entry = meta["fields"][name]
             if entry.get("class") not in CLASSES:
-                raise CatalogError(f"{path.name}: {name} has class {entry.get('class')!r}, not one of {sorted(CLASSES)}")
+                raise CatalogError(
+                    f"{path.name}: {name} has class {entry.get('class')!r}, not one of {sorted(CLASSES)}"
+                )
             fields.append(Field(name, entry["class"], entry.get("description", "")))
         entries.append(
-            IndexEntry(path.stem, meta["description"], meta["source"], bool(meta["personal_data"]), meta["retention"], tuple(fields))
+            IndexEntry(
+                path.stem,
+                meta["description"],
+                meta["source"],
+                bool(meta["personal_data"]),
+                meta["retention"],
+                tuple(fields),
+            )
         )
     return entries
 

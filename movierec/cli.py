@@ -11,16 +11,20 @@ import typer
 
 from movierec.config import get_settings
 from movierec.esnode import EsNodeError, LocalNode
-from pipeline.params import AlsParams
+from movierec.pipeline.params import AlsParams
 
 app = typer.Typer(help="movierec: Spark ALS + Elasticsearch kNN + FastAPI movie recommender.", no_args_is_help=True)
-es_app = typer.Typer(help="The local Elasticsearch node (integ-test-zip build from Maven Central).", no_args_is_help=True)
+es_app = typer.Typer(
+    help="The local Elasticsearch node (integ-test-zip build from Maven Central).", no_args_is_help=True
+)
 pipeline_app = typer.Typer(help="The Spark pipeline.", no_args_is_help=True)
 index_app = typer.Typer(help="Versioned indices and their aliases.", no_args_is_help=True)
 app.add_typer(es_app, name="es")
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(index_app, name="index")
-data_app = typer.Typer(help="MovieLens datasets: download from GroupLens, or synthesize for scale tests.", no_args_is_help=True)
+data_app = typer.Typer(
+    help="MovieLens datasets: download from GroupLens, or synthesize for scale tests.", no_args_is_help=True
+)
 app.add_typer(data_app, name="data")
 
 
@@ -108,9 +112,9 @@ def pipeline_run(
     index: Annotated[bool, typer.Option(help="write to Elasticsearch and switch aliases")] = True,
 ) -> None:
     """Load, clean, engineer features, train ALS, evaluate, export and index."""
-    from pipeline.load import DatasetError
-    from pipeline.run import ExportFailed, RunOptions, run_pipeline
-    from pipeline.spark import build_session
+    from movierec.pipeline.load import DatasetError
+    from movierec.pipeline.run import ExportFailed, RunOptions, run_pipeline
+    from movierec.pipeline.spark import build_session
 
     settings = get_settings()
     folder = data or settings.bundled_dataset
@@ -119,7 +123,7 @@ def pipeline_run(
     es = _es_client() if index else None
     if es is not None:
         _require_es(es)
-    from pipeline.download import progress_bar
+    from movierec.pipeline.download import progress_bar
 
     options = RunOptions(
         bar=progress_bar,
@@ -149,12 +153,16 @@ def pipeline_run(
 
 @data_app.command("download")
 def data_download(
-    name: Annotated[str, typer.Argument(help="ml-latest-small, ml-latest, ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, ml-32m")],
-    dest: Annotated[Path | None, typer.Option(help="folder to unpack into (default: MOVIEREC_DATA_DIR/movielens)")] = None,
+    name: Annotated[
+        str, typer.Argument(help="ml-latest-small, ml-latest, ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, ml-32m")
+    ],
+    dest: Annotated[
+        Path | None, typer.Option(help="folder to unpack into (default: MOVIEREC_DATA_DIR/movielens)")
+    ] = None,
     base_url: Annotated[str | None, typer.Option(help="mirror of the GroupLens datasets folder")] = None,
 ) -> None:
     """Download, verify (size and checksum) and unpack a MovieLens dataset."""
-    from pipeline.download import GROUPLENS, DownloadError, download_dataset, progress_bar
+    from movierec.pipeline.download import GROUPLENS, DownloadError, download_dataset, progress_bar
 
     folder = dest or get_settings().data_dir / "movielens"
     try:
@@ -171,8 +179,8 @@ def data_synth(
     seed: int = 42,
 ) -> None:
     """Write a synthetic MovieLens-shaped dataset (ml-latest layout) for scale tests."""
-    from pipeline.download import progress_bar
-    from pipeline.synth import synthesize
+    from movierec.pipeline.download import progress_bar
+    from movierec.pipeline.synth import synthesize
 
     stats = synthesize(out, ratings, seed=seed, progress=progress_bar(out.name))
     typer.echo(f"\n{stats['ratings']} ratings, {stats['users']} users, {stats['movies']} movies in {out}")
@@ -191,13 +199,15 @@ def dashboards_import(kibana: Annotated[str, typer.Option(help="Kibana URL")] = 
         count = import_saved_objects(kibana)
     except KibanaError as exc:
         _fail(str(exc))
-    typer.echo(f"imported {count} saved objects into {kibana}: open Dashboards > 'movierec: ratings, users and embeddings'")
+    typer.echo(
+        f"imported {count} saved objects into {kibana}: open Dashboards > 'movierec: ratings, users and embeddings'"
+    )
 
 
 @index_app.command("status")
 def index_status() -> None:
     """Versions, counts and which one the aliases serve."""
-    from search import indices
+    from movierec.search import indices
 
     es = _es_client()
     _require_es(es)
@@ -215,7 +225,7 @@ def index_status() -> None:
 @index_app.command("rollback")
 def index_rollback() -> None:
     """Serve the previous version again; API ratings given since are kept and folded into it."""
-    from search import carryover, indices
+    from movierec.search import carryover, indices
 
     settings = get_settings()
     es = _es_client()
@@ -236,7 +246,10 @@ def index_rollback() -> None:
 
 
 @app.command()
-def catalog(as_json: Annotated[bool, typer.Option("--json", help="JSON instead of Markdown")] = False) -> None:
+def catalog(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of Markdown")] = False,
+    mappings: Annotated[Path | None, typer.Option(help="a folder of mapping files (default: the shipped ones)")] = None,
+) -> None:
     """The data catalog (from the mappings' _meta): every index and field, what is personal, retention."""
     import dataclasses
     import json
@@ -245,9 +258,9 @@ def catalog(as_json: Annotated[bool, typer.Option("--json", help="JSON instead o
 
     settings = get_settings()
     try:
-        entries = load_catalog(settings.mappings_dir)
+        entries = load_catalog(mappings)
     except CatalogError as exc:
-        _fail(f"catalog in {settings.mappings_dir}: {exc}")
+        _fail(f"catalog: {exc}")
     if as_json:
         typer.echo(json.dumps([dataclasses.asdict(e) for e in entries], indent=2))
     else:
@@ -265,7 +278,7 @@ def serve(
 
     if not get_settings().api_key:
         typer.echo("note: MOVIEREC_API_KEY is not set, so rating writes need no key (demo mode)")
-    uvicorn.run("service.main:app", host=host, port=port, workers=workers, log_level="info")
+    uvicorn.run("movierec.service.main:app", host=host, port=port, workers=workers, log_level="info")
 
 
 @app.command()

@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from movierec.config import Settings
+from movierec.errors import Failed
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ MIN_JDK_BY_ES_MAJOR = {7: 11, 8: 17, 9: 21}
 JVM_DIRS = (Path("/usr/lib/jvm"),)
 
 
-class EsNodeError(RuntimeError):
+class EsNodeError(Failed):
     """A problem the user can act on; the message says what and where."""
 
 
@@ -85,9 +86,7 @@ def java_major(home: Path) -> int | None:
     return int(match.group(2)) if major == 1 and match.group(2) else major
 
 
-def find_jdk(
-    es_version: str, *, env: dict[str, str] | None = None, search_dirs: tuple[Path, ...] = JVM_DIRS
-) -> Jdk:
+def find_jdk(es_version: str, *, env: dict[str, str] | None = None, search_dirs: tuple[Path, ...] = JVM_DIRS) -> Jdk:
     """ES_JAVA_HOME if set (and new enough), else the newest suitable JDK in `search_dirs`."""
     env = os.environ if env is None else env
     need = min_jdk_for(es_version)
@@ -305,7 +304,9 @@ class LocalNode:
             if proc.returncode != 0:
                 raise EsNodeError(f"could not create the unprivileged user '{user}' for Elasticsearch: {proc.stderr}")
         subprocess.run(["chown", "-R", f"{user}:", str(self.node_dir)], check=True)
-        probe = subprocess.run(["runuser", "-u", user, "--", "test", "-x", str(self.dist_dir / "bin" / "elasticsearch")])
+        probe = subprocess.run(
+            ["runuser", "-u", user, "--", "test", "-x", str(self.dist_dir / "bin" / "elasticsearch")]
+        )
         if probe.returncode != 0:
             raise EsNodeError(
                 f"user '{user}' cannot read {self.dist_dir}: a parent folder is not world-readable; "

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import httpx
 
-from movierec.config import PROJECT_ROOT
+from movierec.errors import Failed
+from movierec.resources import dashboards_file
 
-DASHBOARDS = PROJECT_ROOT / "dashboards" / "movierec.ndjson"
+DASHBOARDS = dashboards_file()
 
 
-class KibanaError(RuntimeError):
+class KibanaError(Failed):
     pass
 
 

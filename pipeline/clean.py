@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.window import Window
 
-from pipeline.titles import parse_title
+from movierec.pipeline.titles import parse_title
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,10 @@ def clean_ratings(raw: DataFrame, report: CleaningReport | None = None) -> tuple
         F.when(F.col("userId").isNull(), "userId missing or not an integer")
         .when(F.col("movieId").isNull(), "movieId missing or not an integer")
         .when(F.col("rating").isNull(), "rating missing or not a number")
-        .when((F.col("rating") < RATING_MIN) | (F.col("rating") > RATING_MAX), f"rating outside {RATING_MIN}..{RATING_MAX}")
+        .when(
+            (F.col("rating") < RATING_MIN) | (F.col("rating") > RATING_MAX),
+            f"rating outside {RATING_MIN}..{RATING_MAX}",
+        )
         .when(F.col("timestamp").isNull(), "timestamp missing or not an integer")
     )
     flagged = typed.withColumn("reason", reason).cache()
@@ -126,12 +129,16 @@ def clean_movies(
         clean_links = links.select(
             _int("movieId").alias("movieId"),
             # imdb ids keep their leading zeros: "0114709" -> "tt0114709".
-            F.when(F.trim("imdbId").rlike(r"^\d+$"), F.concat(F.lit("tt"), F.lpad(F.trim("imdbId"), 7, "0"))).alias("imdb_id"),
+            F.when(F.trim("imdbId").rlike(r"^\d+$"), F.concat(F.lit("tt"), F.lpad(F.trim("imdbId"), 7, "0"))).alias(
+                "imdb_id"
+            ),
             F.when(F.trim("tmdbId").rlike(r"^\d+$"), F.trim("tmdbId")).alias("tmdb_id"),
         ).dropDuplicates(["movieId"])
         movies = movies.join(clean_links, "movieId", "left")
     else:
-        movies = movies.withColumn("imdb_id", F.lit(None).cast("string")).withColumn("tmdb_id", F.lit(None).cast("string"))
+        movies = movies.withColumn("imdb_id", F.lit(None).cast("string")).withColumn(
+            "tmdb_id", F.lit(None).cast("string")
+        )
     movies = movies.cache()
     stats = movies.agg(
         F.sum(F.when(F.col("year").isNull(), 1).otherwise(0)).alias("no_year"),
@@ -171,7 +178,9 @@ def merge_live_ratings(ratings: DataFrame, live: DataFrame, report: CleaningRepo
     winners = resolved.where(F.col("_file_ts").isNull() | (F.col("timestamp") >= F.col("_file_ts")))
     report.add("live ratings carried over", winners.count())
     report.add("file ratings replaced by a later live rating", winners.where(F.col("_file_ts").isNotNull()).count())
-    report.add("live ratings older than the file's (dropped)", resolved.where(F.col("timestamp") < F.col("_file_ts")).count())
+    report.add(
+        "live ratings older than the file's (dropped)", resolved.where(F.col("timestamp") < F.col("_file_ts")).count()
+    )
     kept_files = ratings.join(winners.select("userId", "movieId"), ["userId", "movieId"], "left_anti")
     return kept_files.withColumn("source", F.lit("movielens")).unionByName(
         winners.drop("_file_ts").withColumn("source", F.lit("api"))
@@ -188,8 +197,13 @@ def drop_deleted_ratings(ratings: DataFrame, deletions: DataFrame, report: Clean
     joined = ratings.join(per_rating, ["userId", "movieId"], "left").join(per_user, "userId", "left")
     flagged = joined.withColumn(
         "_dropped",
-        F.when(F.col("erased_at").isNotNull() & (F.col("timestamp") <= F.col("erased_at")), "ratings of erased users (dropped)")
-        .when(F.col("deleted_at").isNotNull() & (F.col("timestamp") <= F.col("deleted_at")), "ratings deleted through the API (dropped)"),
+        F.when(
+            F.col("erased_at").isNotNull() & (F.col("timestamp") <= F.col("erased_at")),
+            "ratings of erased users (dropped)",
+        ).when(
+            F.col("deleted_at").isNotNull() & (F.col("timestamp") <= F.col("deleted_at")),
+            "ratings deleted through the API (dropped)",
+        ),
     ).cache()
     counts = {row["_dropped"]: row["count"] for row in flagged.groupBy("_dropped").count().collect() if row["_dropped"]}
     for rule in ("ratings deleted through the API (dropped)", "ratings of erased users (dropped)"):

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import httpx
 
-from pipeline.load import DatasetError, detect_layout
+from movierec.errors import Failed
+from movierec.pipeline.load import DatasetError, detect_layout
 
 GROUPLENS = "https://files.grouplens.org/datasets/movielens"
 DATASETS = ("ml-latest-small", "ml-latest", "ml-100k", "ml-1m", "ml-10m", "ml-20m", "ml-25m", "ml-32m")
@@ -26,7 +27,7 @@ KNOWN_SHA256 = {"ml-latest-small": "696d65a3dfceac7c45750ad32df2c259311949efec81
 TOP_FOLDER = {"ml-10m": "ml-10M100K"}
 
 
-class DownloadError(RuntimeError):
+class DownloadError(Failed):
     pass
 
 

@@ -9,7 +9,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
-from pipeline.metrics import ranking_metrics, top_k_excluding
+from movierec.pipeline.metrics import ranking_metrics, top_k_excluding
 
 
 def random_split(ratings: DataFrame, *, test_fraction: float = 0.2, seed: int = 42) -> tuple[DataFrame, DataFrame]:

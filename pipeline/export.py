@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from search.text import normalize, strip_article, title_variants
+from movierec.search.text import normalize, strip_article, title_variants
 
 log = logging.getLogger(__name__)
 

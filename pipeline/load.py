@@ -9,6 +9,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from movierec.errors import BadInput
+
 RATINGS_SCHEMA = T.StructType(
     [
         T.StructField("userId", T.StringType()),
@@ -18,18 +20,43 @@ RATINGS_SCHEMA = T.StructType(
     ]
 )
 MOVIES_SCHEMA = T.StructType(
-    [T.StructField("movieId", T.StringType()), T.StructField("title", T.StringType()), T.StructField("genres", T.StringType())]
+    [
+        T.StructField("movieId", T.StringType()),
+        T.StructField("title", T.StringType()),
+        T.StructField("genres", T.StringType()),
+    ]
 )
 LINKS_SCHEMA = T.StructType(
-    [T.StructField("movieId", T.StringType()), T.StructField("imdbId", T.StringType()), T.StructField("tmdbId", T.StringType())]
+    [
+        T.StructField("movieId", T.StringType()),
+        T.StructField("imdbId", T.StringType()),
+        T.StructField("tmdbId", T.StringType()),
+    ]
 )
-ML100K_GENRES = (
-    "unknown Action Adventure Animation Children Comedy Crime Documentary Drama Fantasy "
-    "Film-Noir Horror Musical Mystery Romance Sci-Fi Thriller War Western"
-).split()
+ML100K_GENRES = [
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
+]
 
 
-class DatasetError(ValueError):
+class DatasetError(BadInput):
     """The folder is not a MovieLens dataset we can read; the message names the path."""
 
 
@@ -94,7 +121,10 @@ def _load_dat(spark: SparkSession, folder: Path) -> RawData:
 def _load_100k(spark: SparkSession, folder: Path) -> RawData:
     ratings = _csv(spark, folder / "u.data", RATINGS_SCHEMA, header="false", sep="\t")
     item_schema = T.StructType(
-        [T.StructField(name, T.StringType()) for name in ("movieId", "title", "release_date", "video_release", "imdb_url")]
+        [
+            T.StructField(name, T.StringType())
+            for name in ("movieId", "title", "release_date", "video_release", "imdb_url")
+        ]
         + [T.StructField(f"g_{i}", T.StringType()) for i in range(len(ML100K_GENRES))]
     )
     items = _csv(spark, folder / "u.item", item_schema, header="false", sep="|", quote="\u0000", encoding="ISO-8859-1")

@@ -17,11 +17,12 @@ from elasticsearch import Elasticsearch
 from pyspark.sql import SparkSession
 
 from movierec.config import Settings
-from pipeline import als, clean, consent, evaluate, export, features, tune
-from pipeline.load import load_movielens
-from search import carryover, indices
-from search.foldin import item_gram
-from search.ratings import card_from_document
+from movierec.errors import Failed
+from movierec.pipeline import als, clean, consent, evaluate, export, features, tune
+from movierec.pipeline.load import load_movielens
+from movierec.search import carryover, indices
+from movierec.search.foldin import item_gram
+from movierec.search.ratings import card_from_document
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class RunReport:
         return "\n".join(lines)
 
 
-class ExportFailed(RuntimeError):
+class ExportFailed(Failed):
     pass
 
 
@@ -145,7 +146,9 @@ def run_pipeline(
             params, rows = tune.tune_implicit(train, tune.grid(params, tune.IMPLICIT_GRID))
             explicit, _ = tune.tune_explicit(train, explicit)
             report.tuning = [{"params": r["params"].as_dict(), "validation_ndcg": r["ndcg"]} for r in rows]
-            detail.append(f"implicit {params.rank}/{params.reg_param}/{params.alpha}, explicit {explicit.rank}/{explicit.reg_param}")
+            detail.append(
+                f"implicit {params.rank}/{params.reg_param}/{params.alpha}, explicit {explicit.rank}/{explicit.reg_param}"
+            )
     if options.evaluate:
         with _stage(report, "evaluate", progress) as detail:
             held_out = als.fit_als(train, params)
@@ -184,11 +187,15 @@ def run_pipeline(
     card = _model_card(report, options, settings, params)
     card["item_gram"] = gram.tolist()
     report.model_card_path = run_dir / "model_card.json"
-    report.model_card_path.write_text(json.dumps({k: v for k, v in card.items() if k != "item_gram"}, indent=2, default=str))
+    report.model_card_path.write_text(
+        json.dumps({k: v for k, v in card.items() if k != "item_gram"}, indent=2, default=str)
+    )
 
     if options.index and es is not None:
         with _stage(report, "index", progress) as detail:
-            _index(es, settings, names, report, movie_docs, user_docs, rating_docs, params.rank, card, detail, options.bar)
+            _index(
+                es, settings, names, report, movie_docs, user_docs, rating_docs, params.rank, card, detail, options.bar
+            )
         if previous:
             with _stage(report, "late ratings", progress) as detail:  # and late deletions
                 model = card_from_document(report.version, card)
@@ -202,13 +209,15 @@ def run_pipeline(
                     model=model,
                     consent_default=settings.consent_default,
                 )
-                detail.append(f"{late.found} API ratings arrived during the run; {len(late.users)} users updated and refolded")
+                detail.append(
+                    f"{late.found} API ratings arrived during the run; {len(late.users)} users updated and refolded"
+                )
     return report
 
 
 def _index(es, settings, names, report, movie_docs, user_docs, rating_docs, dims, card, detail, bar=None) -> None:
     bar = bar or (lambda kind: None)
-    created = indices.create_version(es, names, report.version, dims=dims, mappings_dir=settings.mappings_dir)
+    created = indices.create_version(es, names, report.version, dims=dims)
     results = {}
     for kind, df in (("movies", movie_docs), ("users", user_docs), ("ratings", rating_docs)):
         total = report.counts.get(kind)
@@ -223,7 +232,7 @@ def _index(es, settings, names, report, movie_docs, user_docs, rating_docs, dims
             f"First errors: {samples}"
         )
     indices.publish(es, names, report.version, {kind: r.ok for kind, r in results.items()})
-    indices.ensure_shared_indices(es, names, settings.mappings_dir)
+    indices.ensure_shared_indices(es, names)
     es.index(index=names.models, id=report.version, document=card, refresh=True)
     report.published = True
     detail.append(f"{total} docs, aliases -> {report.version}")
@@ -244,4 +253,3 @@ def _model_card(report: RunReport, options: RunOptions, settings: Settings, para
         "timings_s": {name: round(secs, 2) for name, secs, _ in report.stages},
         "spark_master": settings.spark_master,
     }
-

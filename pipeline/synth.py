@@ -13,16 +13,60 @@ from pathlib import Path
 
 import numpy as np
 
-GENRES = ("Action", "Adventure", "Animation", "Children", "Comedy", "Crime", "Documentary", "Drama",
-          "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western")
-WORDS = ("Night", "Return", "Dark", "Love", "City", "Last", "Secret", "Star", "House", "River", "King", "Dream",
-         "Ghost", "Road", "Summer", "War", "Blue", "Iron", "Silent", "Wild", "Golden", "Lost", "Empire", "Storm")
+GENRES = (
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
+)
+WORDS = (
+    "Night",
+    "Return",
+    "Dark",
+    "Love",
+    "City",
+    "Last",
+    "Secret",
+    "Star",
+    "House",
+    "River",
+    "King",
+    "Dream",
+    "Ghost",
+    "Road",
+    "Summer",
+    "War",
+    "Blue",
+    "Iron",
+    "Silent",
+    "Wild",
+    "Golden",
+    "Lost",
+    "Empire",
+    "Storm",
+)
 RATINGS_PER_USER = 155
 RATINGS_PER_MOVIE = 400
 CHUNK = 1_000_000
 
 
-def synthesize(out: Path, n_ratings: int, *, seed: int = 42, progress: Callable[[int, int], None] | None = None) -> dict:
+def synthesize(
+    out: Path, n_ratings: int, *, seed: int = 42, progress: Callable[[int, int], None] | None = None
+) -> dict:
     rng = np.random.default_rng(seed)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -56,14 +100,19 @@ def synthesize(out: Path, n_ratings: int, *, seed: int = 42, progress: Callable[
             end = start + 1
             while end < n_users and per_user[start:end].sum() < CHUNK:
                 end += 1
-            users, items = _sample_block(rng, np.arange(start, end), per_user[start:end], movie_p, user_taste, movie_taste)
+            users, items = _sample_block(
+                rng, np.arange(start, end), per_user[start:end], movie_p, user_taste, movie_taste
+            )
             affinity = np.einsum("ij,ij->i", user_taste[users], movie_taste[items])
             raw = user_bias[users] + movie_quality[items] + affinity + rng.normal(0, 0.5, len(users))
             # People pick what they expect to like, so affinity is high on average: centre on MovieLens's mean.
             raw += 3.5 - raw.mean()
             stars = np.clip(np.round(raw * 2) / 2, 0.5, 5.0)
             stamps = rng.integers(825_000_000, 1_700_000_000, size=len(users))
-            lines = [f"{u + 1},{m + 1},{r:.1f},{t}\r\n" for u, m, r, t in zip(users.tolist(), items.tolist(), stars.tolist(), stamps.tolist())]
+            lines = [
+                f"{u + 1},{m + 1},{r:.1f},{t}\r\n"
+                for u, m, r, t in zip(users.tolist(), items.tolist(), stars.tolist(), stamps.tolist())
+            ]
             fh.writelines(lines)
             written += len(lines)
             start = end

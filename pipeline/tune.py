@@ -10,8 +10,8 @@ from dataclasses import replace
 
 from pyspark.sql import DataFrame
 
-from pipeline import evaluate
-from pipeline.als import AlsParams, fit_als, fit_biased_als
+from movierec.pipeline import evaluate
+from movierec.pipeline.als import AlsParams, fit_als, fit_biased_als
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,12 @@ def tune_implicit(
 
 
 def tune_explicit(
-    train: DataFrame, base: AlsParams, axes: dict[str, Iterable] = EXPLICIT_GRID, *, validation_fraction: float = 0.2, seed: int = 7
+    train: DataFrame,
+    base: AlsParams,
+    axes: dict[str, Iterable] = EXPLICIT_GRID,
+    *,
+    validation_fraction: float = 0.2,
+    seed: int = 7,
 ) -> tuple[AlsParams, list[dict]]:
     """Best validation RMSE of the biased explicit model. The biases are computed on the fit part
     only (Spark's TrainValidationSplit would compute them on the rows it then validates on)."""

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from elasticsearch import AsyncElasticsearch, Elasticsearch, NotFoundError, helpers
 
-from search.indices import IndexNames
-from search.ratings import LIVE_SOURCE, ModelCard, card_from_document, rating_id, refold_user
+from movierec.search.indices import IndexNames
+from movierec.search.ratings import LIVE_SOURCE, ModelCard, card_from_document, rating_id, refold_user
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,14 @@ def apply_deletions(es: Elasticsearch, deletions: list[dict], names: IndexNames,
                 actions.append({"_op_type": "delete", "_index": ratings_index, "_id": doc_id})
                 changed.add(int(deletion["user_id"]))
     for user_id, erased_at in erased.items():
-        query = {"bool": {"filter": [{"term": {"user_id": user_id}}, {"range": {"date": {"lte": erased_at, "format": "epoch_second"}}}]}}
+        query = {
+            "bool": {
+                "filter": [
+                    {"term": {"user_id": user_id}},
+                    {"range": {"date": {"lte": erased_at, "format": "epoch_second"}}},
+                ]
+            }
+        }
         for hit in helpers.scan(es, index=ratings_index, query={"query": query}, _source=False):
             actions.append({"_op_type": "delete", "_index": ratings_index, "_id": hit["_id"]})
         if es.exists(index=users_index, id=str(user_id)):
@@ -136,13 +143,17 @@ def carry_over(
     erased = {int(d["user_id"]) for d in deletions if d.get("movie_id") is None}
     # An erased user is refolded only if they rated again after the erasure; otherwise they stay gone.
     users = sorted(
-        u for u in {*copied, *changed} if u not in erased or es.count(index=target, query={"term": {"user_id": u}})["count"]
+        u
+        for u in {*copied, *changed}
+        if u not in erased or es.count(index=target, query={"term": {"user_id": u}})["count"]
     )
     if users and model is None:
         try:
             model = card_from_document(to_version, es.get(index=names.models, id=to_version)["_source"])
         except NotFoundError:
-            log.warning("no model card for %s: %d users keep their vectors until their next rating", to_version, len(users))
+            log.warning(
+                "no model card for %s: %d users keep their vectors until their next rating", to_version, len(users)
+            )
             return CarryOver(len(late), users, refolded=False)
     if users:
         asyncio.run(_refold(es_url, names, model, users, consent_default))

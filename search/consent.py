@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from elasticsearch import AsyncElasticsearch, ConflictError, NotFoundError
 
-from search.indices import WRITE_ATTEMPTS, IndexNames, ensure_index, kind_indices, replace_if_unchanged
+from movierec.search.indices import WRITE_ATTEMPTS, IndexNames, ensure_index, kind_indices, replace_if_unchanged
 
 
 @dataclass

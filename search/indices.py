@@ -6,14 +6,15 @@ in one `_aliases` call, so readers see the old version or the new one, never a m
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from elasticsearch import AsyncElasticsearch, Elasticsearch, NotFoundError
+
+from movierec import resources
+from movierec.errors import Failed, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +24,11 @@ KEEP_VERSIONS = 2  # the serving one and the one before it, for rollback
 WRITE_ATTEMPTS = 8  # conditional writes that lost a race: read again and retry this many times
 
 
-class IndexLoadError(RuntimeError):
+class IndexLoadError(Failed):
     """A load was incomplete; the aliases were not switched."""
 
 
-class NoSuchVersion(LookupError):
+class NoSuchVersion(NotFound):
     pass
 
 
@@ -68,9 +69,9 @@ class IndexNames:
         return self.alias("deletions")
 
 
-def load_mapping(mappings_dir: Path, kind: str, *, dims: int | None = None) -> dict:
+def load_mapping(kind: str, *, dims: int | None = None) -> dict:
     """The index body from `mappings/<kind>.json`, with vector dims set to the model's rank."""
-    body = json.loads((Path(mappings_dir) / f"{kind}.json").read_text())
+    body = resources.mapping(kind)
     if dims is not None:
         for field in VECTOR_FIELDS.get(kind, ()):
             body["mappings"]["properties"][field]["dims"] = dims
@@ -82,11 +83,11 @@ def new_version(now: datetime | None = None) -> str:
     return f"v{now:%Y%m%d%H%M%S}-{secrets.token_hex(2)}"
 
 
-def ensure_shared_indices(es: Elasticsearch, names: IndexNames, mappings_dir: Path) -> None:
+def ensure_shared_indices(es: Elasticsearch, names: IndexNames) -> None:
     """The unversioned indices: model cards, the API's deletions, consents."""
     for kind in ("models", "deletions", "consents"):
         if not es.indices.exists(index=names.alias(kind)):
-            es.indices.create(index=names.alias(kind), **load_mapping(mappings_dir, kind))
+            es.indices.create(index=names.alias(kind), **load_mapping(kind))
 
 
 async def ensure_index(es: AsyncElasticsearch, index: str, body: dict) -> None:
@@ -114,10 +115,10 @@ async def replace_if_unchanged(es: AsyncElasticsearch, seen: dict, document: dic
     )
 
 
-def create_version(es: Elasticsearch, names: IndexNames, version: str, *, dims: int, mappings_dir: Path) -> dict[str, str]:
+def create_version(es: Elasticsearch, names: IndexNames, version: str, *, dims: int) -> dict[str, str]:
     created = {}
     for kind in VERSIONED_KINDS:
-        body = load_mapping(mappings_dir, kind, dims=dims)
+        body = load_mapping(kind, dims=dims)
         index = names.concrete(kind, version)
         # Bulk loads are faster without periodic refreshes; publish() refreshes once.
         body["settings"]["refresh_interval"] = "-1"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from elasticsearch import AsyncElasticsearch, NotFoundError
 
-from search import queries
-from search.indices import IndexNames
+from movierec.errors import NotFound
+from movierec.search import queries
+from movierec.search.indices import IndexNames
 
 VECTOR_SOURCE = [*queries.MOVIE_SOURCE, "item_vector", "audience_vector"]
 ALTERNATIVES = 4
@@ -15,13 +16,14 @@ ALTERNATIVES = 4
 ALTERNATIVE_SCORE_RATIO = 0.6
 
 
-@dataclass
-class MovieNotFound(LookupError):
-    query: str
-    suggestions: list[dict] = field(default_factory=list)
+class MovieNotFound(NotFound):
+    """No movie for a title (with spelling suggestions) or for an id."""
 
-    def __str__(self) -> str:
-        return f"no movie matches {self.query!r}"
+    def __init__(self, query: str, suggestions: list[dict] | None = None, *, by_id: bool = False) -> None:
+        self.query = query
+        self.suggestions = suggestions or []
+        self.extra = {} if by_id else {"suggestions": self.suggestions}
+        super().__init__(f"no movie with id {query}" if by_id else f"no movie matches {query!r}")
 
 
 def movie_hit(hit: dict) -> dict:
@@ -67,7 +69,7 @@ async def get_movie(es: AsyncElasticsearch, names: IndexNames, movie_id: int, *,
     try:
         doc = await es.get(index=names.movies, id=str(movie_id))
     except NotFoundError:
-        raise MovieNotFound(str(movie_id)) from None
+        raise MovieNotFound(str(movie_id), by_id=True) from None
     src = doc["_source"]
     if not with_vectors:
         src = {k: v for k, v in src.items() if k not in ("item_vector", "audience_vector", "suggest")}

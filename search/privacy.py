@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 from elasticsearch import AsyncElasticsearch, NotFoundError
 
-from search.indices import IndexNames, ensure_index, kind_indices
+from movierec.errors import NotFound
+from movierec.search.indices import IndexNames, ensure_index, kind_indices
 
 PAGE = 5000
 
 
-class NothingStored(LookupError):
+class NothingStored(NotFound):
     """No document and no rating of this user in any kept version."""
 
 
@@ -51,12 +52,12 @@ async def _user_ratings(es: AsyncElasticsearch, index: str, user_id: int, *, sou
         after = page[-1]["sort"]
 
 
-async def erase_user(
-    es: AsyncElasticsearch, names: IndexNames, user_id: int, *, deletions_mapping: dict
-) -> Erasure:
+async def erase_user(es: AsyncElasticsearch, names: IndexNames, user_id: int, *, deletions_mapping: dict) -> Erasure:
     rating_indices = await kind_indices(es, names, "ratings")
     user_indices = await kind_indices(es, names, "users")
-    found = {index: [h["_id"] for h in await _user_ratings(es, index, user_id, source=False)] for index in rating_indices}
+    found = {
+        index: [h["_id"] for h in await _user_ratings(es, index, user_id, source=False)] for index in rating_indices
+    }
     docs = [index for index in user_indices if await es.exists(index=index, id=str(user_id))]
     has_consent = await es.exists(index=names.consents, id=str(user_id))
     if not docs and not any(found.values()) and not has_consent:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from search.text import normalize, split_query_year, strip_article
+from movierec.search.text import normalize, split_query_year, strip_article
 
 MAX_K = 100
 MAX_NUM_CANDIDATES = 1000

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 from elasticsearch import AsyncElasticsearch, ConflictError, NotFoundError
 
-from search.consent import get_consent
-from search.foldin import fold_in_user
-from search.indices import WRITE_ATTEMPTS, IndexNames, ensure_index, replace_if_unchanged
-from search.movies import MovieNotFound
+from movierec.errors import Conflict, NotFound, Unavailable
+from movierec.search.consent import get_consent
+from movierec.search.foldin import fold_in_user
+from movierec.search.indices import WRITE_ATTEMPTS, IndexNames, ensure_index, replace_if_unchanged
+from movierec.search.movies import MovieNotFound
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +29,11 @@ LIVE_SOURCE = "api"
 MAX_USER_RATINGS = 10_000
 
 
-class ModelUnavailable(RuntimeError):
+class ModelUnavailable(Unavailable):
     """No model card for the serving version: nothing to fold users into."""
 
 
-class RatingConflict(RuntimeError):
+class RatingConflict(Conflict):
     """Too many concurrent writers for one user; the rating was not stored."""
 
 
@@ -102,7 +103,7 @@ async def add_rating(
     try:
         movie = (await es.get(index=names.movies, id=str(movie_id), source_includes=["title", "genres"]))["_source"]
     except NotFoundError:
-        raise MovieNotFound(str(movie_id)) from None
+        raise MovieNotFound(str(movie_id), by_id=True) from None
     doc_id = rating_id(user_id, movie_id)
     try:
         previous = (await es.get(index=names.ratings, id=doc_id))["_source"]
@@ -128,7 +129,7 @@ async def add_rating(
     return RatingResult(user_id, movie_id, rating, doc["num_ratings"], doc["vector_source"], model.version, attempts)
 
 
-class RatingNotFound(LookupError):
+class RatingNotFound(NotFound):
     """The user has no stored rating for that movie."""
 
 
@@ -237,7 +238,12 @@ async def _fold_in(es, names, model: ModelCard, rated: list[dict]) -> list[float
     if not vectors:
         return None
     solved = fold_in_user(
-        np.array(vectors), values, reg_param=model.reg_param, implicit=model.implicit, alpha=model.alpha, gram=model.gram
+        np.array(vectors),
+        values,
+        reg_param=model.reg_param,
+        implicit=model.implicit,
+        alpha=model.alpha,
+        gram=model.gram,
     )
     return [float(x) for x in solved]
 

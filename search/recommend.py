@@ -8,16 +8,17 @@ from typing import Literal
 
 from elasticsearch import AsyncElasticsearch, NotFoundError
 
-from search import queries
-from search.consent import get_consent
-from search.indices import IndexNames
-from search.movies import ResolvedMovie, movie_hit
+from movierec.errors import NotFound
+from movierec.search import queries
+from movierec.search.consent import get_consent
+from movierec.search.indices import IndexNames
+from movierec.search.movies import ResolvedMovie, movie_hit
 
 Mode = Literal["audience", "similar"]
 POPULAR_MIN_RATINGS = 20
 
 
-class NoVector(LookupError):
+class NoVector(NotFound):
     """The movie or user has no factor vector (never rated / unrated movie)."""
 
 

@@ -4,32 +4,40 @@ from __future__ import annotations
 
 import logging
 
-from elasticsearch import ApiError
+from elasticsearch import ApiError, ConnectionTimeout
 from elasticsearch import ConnectionError as EsConnectionError
-from elasticsearch import ConnectionTimeout
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from search.ratings import ModelUnavailable, RatingConflict
+from movierec.errors import Kind, MovierecError
 
 log = logging.getLogger(__name__)
 
 
-def not_found(message: str, suggestions: list[dict] | None = None) -> HTTPException:
-    detail: dict = {"message": message}
-    if suggestions is not None:
-        detail["suggestions"] = suggestions
-    return HTTPException(status_code=404, detail=detail)
+# The one table from the kinds of domain error to HTTP. Routes raise domain errors and never map them.
+STATUS: dict[Kind, int] = {
+    "bad_input": 422,
+    "not_found": 404,
+    "conflict": 409,
+    "unavailable": 503,
+    "failed": 500,
+}
+
+
+def error_body(exc: MovierecError) -> dict:
+    # 404s carry an object (message, and suggestions for a title); the others a string, as before.
+    if exc.kind == "not_found":
+        return {"detail": {"message": str(exc), **getattr(exc, "extra", {})}}
+    return {"detail": str(exc)}
 
 
 def install(app: FastAPI) -> None:
-    @app.exception_handler(ModelUnavailable)
-    async def no_model(request: Request, exc: ModelUnavailable) -> JSONResponse:
-        return JSONResponse(status_code=503, content={"detail": str(exc)})
-
-    @app.exception_handler(RatingConflict)
-    async def conflict(request: Request, exc: RatingConflict) -> JSONResponse:
-        return JSONResponse(status_code=409, content={"detail": str(exc)})
+    @app.exception_handler(MovierecError)
+    async def domain_error(request: Request, exc: MovierecError) -> JSONResponse:
+        status = STATUS[exc.kind]
+        if status >= 500:
+            log.error("%s during %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
+        return JSONResponse(status_code=status, content=error_body(exc))
 
     @app.exception_handler(EsConnectionError)
     @app.exception_handler(ConnectionTimeout)

@@ -9,9 +9,9 @@ from elasticsearch import AsyncElasticsearch
 from fastapi import FastAPI
 
 from movierec.config import get_settings
-from search.ratings import ModelCache
-from service import errors, metrics
-from service.routes import health, movies, recommendations, users
+from movierec.search.ratings import ModelCache
+from movierec.service import errors, metrics
+from movierec.service.routes import health, movies, recommendations, users
 
 log = logging.getLogger(__name__)
 

@@ -10,16 +10,31 @@ MAX_MIN_RATINGS = 10_000_000
 
 # Examples for /docs, taken from the API's answers on ml-latest-small.
 TOY_STORY = {
-    "movie_id": 1, "title": "Toy Story", "year": 1995, "genres": ["Adventure", "Animation", "Children", "Comedy", "Fantasy"],
-    "score": 180.47, "avg_rating": 3.92, "num_ratings": 215,
+    "movie_id": 1,
+    "title": "Toy Story",
+    "year": 1995,
+    "genres": ["Adventure", "Animation", "Children", "Comedy", "Fantasy"],
+    "score": 180.47,
+    "avg_rating": 3.92,
+    "num_ratings": 215,
 }
 TOY_STORY_2 = {
-    "movie_id": 3114, "title": "Toy Story 2", "year": 1999, "genres": ["Adventure", "Animation", "Children", "Comedy", "Fantasy"],
-    "score": 138.68, "avg_rating": 3.86, "num_ratings": 97,
+    "movie_id": 3114,
+    "title": "Toy Story 2",
+    "year": 1999,
+    "genres": ["Adventure", "Animation", "Children", "Comedy", "Fantasy"],
+    "score": 138.68,
+    "avg_rating": 3.86,
+    "num_ratings": 97,
 }
 WILLY_WONKA = {
-    "movie_id": 1073, "title": "Willy Wonka & the Chocolate Factory", "year": 1971,
-    "genres": ["Children", "Comedy", "Fantasy", "Musical"], "score": 1.24, "avg_rating": 3.87, "num_ratings": 119,
+    "movie_id": 1073,
+    "title": "Willy Wonka & the Chocolate Factory",
+    "year": 1971,
+    "genres": ["Children", "Comedy", "Fantasy", "Musical"],
+    "score": 1.24,
+    "avg_rating": 3.87,
+    "num_ratings": 119,
 }
 
 
@@ -43,18 +58,33 @@ class Suggestion(BaseModel):
 
 
 class SearchResponse(BaseModel):
-    model_config = {"json_schema_extra": {"examples": [{"query": "toy stroy", "results": [TOY_STORY, TOY_STORY_2], "suggestions": []}]}}
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"query": "toy stroy", "results": [TOY_STORY, TOY_STORY_2], "suggestions": []}]
+        }
+    }
 
     query: str
     results: list[Movie]
-    suggestions: list[Suggestion] = Field(default_factory=list, description="titles starting like the query, when nothing matched")
+    suggestions: list[Suggestion] = Field(
+        default_factory=list, description="titles starting like the query, when nothing matched"
+    )
 
 
 class SuggestResponse(BaseModel):
-    model_config = {"json_schema_extra": {"examples": [{"prefix": "toy st", "suggestions": [
-        {k: TOY_STORY[k] for k in ("movie_id", "title", "year", "num_ratings")},
-        {k: TOY_STORY_2[k] for k in ("movie_id", "title", "year", "num_ratings")},
-    ]}]}}
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "prefix": "toy st",
+                    "suggestions": [
+                        {k: TOY_STORY[k] for k in ("movie_id", "title", "year", "num_ratings")},
+                        {k: TOY_STORY_2[k] for k in ("movie_id", "title", "year", "num_ratings")},
+                    ],
+                }
+            ]
+        }
+    }
 
     prefix: str
     suggestions: list[Suggestion]
@@ -71,13 +101,30 @@ class Filters(BaseModel):
 class MovieDetail(BaseModel):
     """The indexed movie record without its vectors."""
 
-    model_config = {"json_schema_extra": {"examples": [{
-        "movie_id": 1, "title": "Toy Story", "original_title": "Toy Story", "alt_titles": [],
-        "year": 1995, "genres": ["Adventure", "Animation", "Children", "Comedy", "Fantasy"],
-        "imdb_id": "tt0114709", "tmdb_id": "862", "num_ratings": 215, "avg_rating": 3.92,
-        "damped_rating": 3.9, "popularity": 5.38, "audience_size": 147,
-        "embedding_x": -0.0098, "embedding_y": 0.0372, "model_version": "v20261125010216-c75e",
-    }]}}
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "movie_id": 1,
+                    "title": "Toy Story",
+                    "original_title": "Toy Story",
+                    "alt_titles": [],
+                    "year": 1995,
+                    "genres": ["Adventure", "Animation", "Children", "Comedy", "Fantasy"],
+                    "imdb_id": "tt0114709",
+                    "tmdb_id": "862",
+                    "num_ratings": 215,
+                    "avg_rating": 3.92,
+                    "damped_rating": 3.9,
+                    "popularity": 5.38,
+                    "audience_size": 147,
+                    "embedding_x": -0.0098,
+                    "embedding_y": 0.0372,
+                    "model_version": "v20261125010216-c75e",
+                }
+            ]
+        }
+    }
 
     movie_id: int
     title: str
@@ -98,9 +145,18 @@ class MovieDetail(BaseModel):
 
 
 class RecommendationResponse(BaseModel):
-    model_config = {"json_schema_extra": {"examples": [
-        {"movie": TOY_STORY, "alternatives": [TOY_STORY_2], "mode": "audience", "recommendations": [WILLY_WONKA]}
-    ]}}
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "movie": TOY_STORY,
+                    "alternatives": [TOY_STORY_2],
+                    "mode": "audience",
+                    "recommendations": [WILLY_WONKA],
+                }
+            ]
+        }
+    }
 
     movie: Movie | None = None
     movies: list[Movie] = []
@@ -110,9 +166,9 @@ class RecommendationResponse(BaseModel):
 
 
 class UserRecommendationResponse(BaseModel):
-    model_config = {"json_schema_extra": {"examples": [
-        {"user_id": 1, "source": "personal", "recommendations": [WILLY_WONKA]}
-    ]}}
+    model_config = {
+        "json_schema_extra": {"examples": [{"user_id": 1, "source": "personal", "recommendations": [WILLY_WONKA]}]}
+    }
 
     user_id: int
     source: str = Field(description="`personal` (user vector) or `popular` (see `reason`)")
@@ -121,10 +177,18 @@ class UserRecommendationResponse(BaseModel):
 
 
 class Health(BaseModel):
-    model_config = {"json_schema_extra": {"examples": [{
-        "status": "ok", "elasticsearch": "green",
-        "indices": {"movies": 9742, "users": 610, "ratings": 100836}, "model_version": "v20261125010216-c75e",
-    }]}}
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "status": "ok",
+                    "elasticsearch": "green",
+                    "indices": {"movies": 9742, "users": 610, "ratings": 100836},
+                    "model_version": "v20261125010216-c75e",
+                }
+            ]
+        }
+    }
 
     status: str
     elasticsearch: str

@@ -8,12 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from movierec.config import PROJECT_ROOT, Settings, get_settings
+from movierec import resources
+from movierec.config import Settings, get_settings
 
 # Tests get their own node (not the demo's on 9200), so a running demo is never touched.
 TEST_ES_URL = os.environ.get("MOVIEREC_TEST_ES_URL", "http://127.0.0.1:9250")
-BUNDLED = PROJECT_ROOT / "data" / "movielens" / "ml-latest-small"
-SHARED = PROJECT_ROOT.parent / "shared" / "data" / "movielens"
+REPO = Path(__file__).resolve().parent.parent
+BUNDLED = resources.bundled_dataset()
+# ml-100k may not be redistributed: it is read from ../shared beside the checkout, never copied.
+SHARED = REPO.parent / "shared" / "data" / "movielens"
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +62,7 @@ def settings(es_url, prefix, tmp_path, monkeypatch) -> Settings:
 
 @pytest.fixture(scope="session")
 def spark():
-    from pipeline.spark import build_session
+    from movierec.pipeline.spark import build_session
 
     session = build_session(
         Settings(SPARK_MASTER="local[2]"), app_name="movierec-tests", **{"spark.sql.shuffle.partitions": "2"}
@@ -78,7 +81,7 @@ def shared_dataset(name: str) -> Path:
 @pytest.fixture(scope="session")
 def indexed(es, es_url, spark, tmp_path_factory):
     """The bundled ml-latest-small, run through the real pipeline into a session prefix (once)."""
-    from pipeline.run import RunOptions, run_pipeline
+    from movierec.pipeline.run import RunOptions, run_pipeline
 
     session_prefix = f"test-session-{uuid.uuid4().hex[:6]}-"
     settings = Settings(
@@ -99,7 +102,7 @@ def api(indexed, monkeypatch):
     monkeypatch.setenv("MOVIEREC_INDEX_PREFIX", indexed.index_prefix)
     monkeypatch.setenv("MOVIEREC_API_KEY", "")
     get_settings.cache_clear()
-    from service.main import create_app
+    from movierec.service.main import create_app
 
     with TestClient(create_app()) as client:
         yield client

@@ -6,10 +6,10 @@ import threading
 
 import pytest
 
-from movierec.config import PROJECT_ROOT
 from movierec.kibana import DASHBOARDS, KibanaError, import_saved_objects
+from movierec.resources import mappings_dir
 
-MAPPINGS = PROJECT_ROOT / "mappings"
+MAPPINGS = mappings_dir()
 NUMERIC = {"integer", "float", "long", "double"}
 
 
@@ -29,9 +29,8 @@ def field_types(index_title: str) -> dict[str, str]:
 
 
 def test_ndjson_is_current_with_its_builder():
-    import runpy
+    from movierec.dashboards.build import build
 
-    build = runpy.run_path(str(PROJECT_ROOT / "dashboards" / "build.py"))["build"]
     assert DASHBOARDS.read_text() == build()
 
 

@@ -3,8 +3,8 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from pipeline.run import RunOptions, run_pipeline
-from search import indices
+from movierec.pipeline.run import RunOptions, run_pipeline
+from movierec.search import indices
 from tests.conftest import BUNDLED
 
 pytestmark = [pytest.mark.es, pytest.mark.spark, pytest.mark.slow]
@@ -13,11 +13,19 @@ pytestmark = [pytest.mark.es, pytest.mark.spark, pytest.mark.slow]
 def test_slice_of_bundled_data_to_recommendations_over_http(spark, es, settings):
     report = run_pipeline(spark, settings, RunOptions(data=BUNDLED, max_users=150), es, progress=lambda _: None)
     assert report.published
-    assert [name for name, _, _ in report.stages] == ["load", "clean", "features", "evaluate", "train", "vectors", "index"]
+    assert [name for name, _, _ in report.stages] == [
+        "load",
+        "clean",
+        "features",
+        "evaluate",
+        "train",
+        "vectors",
+        "index",
+    ]
     assert report.metrics["als"]["ndcg"] > 0 and report.model_card_path.is_file()
     assert indices.serving_version(es, indices.IndexNames(settings.index_prefix)) == report.version
 
-    from service.main import create_app
+    from movierec.service.main import create_app
 
     with TestClient(create_app()) as client:
         body = client.get("/recommendations", params={"title": "Toy Story", "k": 10}).json()
@@ -31,10 +39,12 @@ def test_slice_of_bundled_data_to_recommendations_over_http(spark, es, settings)
 
 def test_failed_documents_block_the_alias_switch(spark, es, settings):
     """A partial bulk failure: the run reports it and the serving version stays."""
-    from pipeline.run import ExportFailed, RunReport, _index
+    from movierec.pipeline.run import ExportFailed, RunReport, _index
 
     names = indices.IndexNames(settings.index_prefix)
-    first = run_pipeline(spark, settings, RunOptions(data=BUNDLED, max_users=20, evaluate=False), es, progress=lambda _: None)
+    first = run_pipeline(
+        spark, settings, RunOptions(data=BUNDLED, max_users=20, evaluate=False), es, progress=lambda _: None
+    )
     movies = spark.createDataFrame([("1", 1, "Ok"), ("2", 2, "Bad")], "_id string, movie_id int, title string")
     # The strict mapping rejects an unknown field: one document of two fails.
     bad = movies.selectExpr("_id", "movie_id", "title", "CASE WHEN movie_id = 2 THEN 'x' END AS not_in_mapping")
@@ -48,7 +58,7 @@ def test_failed_documents_block_the_alias_switch(spark, es, settings):
 def test_api_ratings_and_deletions_survive_retraining_and_rollback(spark, es, settings):
     """API ratings and deletions live only in Elasticsearch: a retrain honours them, including the
     ones made while it runs, and so does a rollback."""
-    from service.main import create_app
+    from movierec.service.main import create_app
 
     names = indices.IndexNames(settings.index_prefix)
     options = RunOptions(data=BUNDLED, max_users=20, evaluate=False)
@@ -88,11 +98,15 @@ def test_api_ratings_and_deletions_survive_retraining_and_rollback(spark, es, se
         assert user_1["model_version"] == second.version
         assert user_1["num_ratings"] == es.count(index=names.ratings, query={"term": {"user_id": 1}})["count"]
 
-        ratings = {hit["_id"]: hit["_source"] for hit in es.search(
-            index=names.ratings, query={"terms": {"source": ["api"]}}, size=10)["hits"]["hits"]}
+        ratings = {
+            hit["_id"]: hit["_source"]
+            for hit in es.search(index=names.ratings, query={"terms": {"source": ["api"]}}, size=10)["hits"]["hits"]
+        }
         assert {k: (v["rating"], v["source"]) for k, v in ratings.items()} == {
-            "1_1": (0.5, "api"), f"{api_only_user}_1": (5.0, "api"),
-            f"{api_only_user}_3114": (4.5, "api"), f"{late_user}_260": (5.0, "api"),
+            "1_1": (0.5, "api"),
+            f"{api_only_user}_1": (5.0, "api"),
+            f"{api_only_user}_3114": (4.5, "api"),
+            f"{late_user}_260": (5.0, "api"),
         }
         # Trained into the new model: the API-only user has a vector and personal recommendations.
         trained = es.get(index=names.users, id=str(api_only_user))["_source"]
@@ -116,7 +130,9 @@ def test_api_ratings_and_deletions_survive_retraining_and_rollback(spark, es, se
     assert "API ratings kept: 5 found" in result.output
     assert indices.serving_version(es, names) == first.version
     es.indices.refresh(index=names.ratings)
-    kept = {hit["_id"] for hit in es.search(index=names.ratings, query={"term": {"source": "api"}}, size=10)["hits"]["hits"]}
+    kept = {
+        hit["_id"] for hit in es.search(index=names.ratings, query={"term": {"source": "api"}}, size=10)["hits"]["hits"]
+    }
     assert kept == {"1_1", "1_2", f"{api_only_user}_1", f"{api_only_user}_3114", f"{late_user}_260"}
     assert not es.exists(index=names.ratings, id="1_3") and not es.exists(index=names.ratings, id="1_6")
     user = es.get(index=names.users, id="1")["_source"]

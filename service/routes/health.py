@@ -4,9 +4,9 @@ from elasticsearch import ApiError, TransportError
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from search.indices import VERSIONED_KINDS
-from service.deps import EsDep, NamesDep
-from service.schemas import Health
+from movierec.search.indices import VERSIONED_KINDS
+from movierec.service.deps import EsDep, NamesDep
+from movierec.service.schemas import Health
 
 router = APIRouter(tags=["operations"])
 

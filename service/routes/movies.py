@@ -4,13 +4,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 
-from search import movies, recommend
-from search.text import normalize
-from service.deps import EsDep, MovieId, NamesDep
-from service.errors import not_found
-from service.schemas import Movie, MovieDetail, RecommendationResponse, SearchResponse, SuggestResponse
+from movierec.search import movies, recommend
+from movierec.search.text import normalize
+from movierec.service.deps import EsDep, MovieId, NamesDep
+from movierec.service.schemas import Movie, MovieDetail, RecommendationResponse, SearchResponse, SuggestResponse
 
 router = APIRouter(prefix="/movies", tags=["movies"])
+
 
 def _require_words(value: str, name: str) -> str:
     if not normalize(value):
@@ -45,10 +45,7 @@ async def suggest_movies(
 @router.get("/{movie_id}", response_model=MovieDetail)
 async def get_movie(es: EsDep, names: NamesDep, movie_id: MovieId) -> dict:
     """The movie record with its rating statistics."""
-    try:
-        return await movies.get_movie(es, names, movie_id)
-    except movies.MovieNotFound as exc:
-        raise not_found(f"no movie with id {movie_id}") from exc
+    return await movies.get_movie(es, names, movie_id)
 
 
 @router.get("/{movie_id}/similar", response_model=RecommendationResponse)
@@ -60,15 +57,9 @@ async def similar_movies(
     mode: Literal["audience", "similar"] = "audience",
 ) -> RecommendationResponse:
     """`audience`: what people who liked this movie also liked; `similar`: nearest item vectors."""
-    try:
-        doc = await movies.get_movie(es, names, movie_id, with_vectors=True)
-    except movies.MovieNotFound as exc:
-        raise not_found(f"no movie with id {movie_id}") from exc
+    doc = await movies.get_movie(es, names, movie_id, with_vectors=True)
     seed = movies.ResolvedMovie(
         Movie(**{**doc, "score": None}).model_dump(), [], doc.get("item_vector"), doc.get("audience_vector")
     )
-    try:
-        recs = await recommend.for_movie(es, names, seed, k=k, mode=mode)
-    except recommend.NoVector as exc:
-        raise not_found(str(exc)) from exc
+    recs = await recommend.for_movie(es, names, seed, k=k, mode=mode)
     return RecommendationResponse(movie=seed.movie, mode=mode, recommendations=recs)

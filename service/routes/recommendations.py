@@ -2,15 +2,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from elasticsearch import AsyncElasticsearch
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field, model_validator
 
-from search import movies, recommend
-from search.queries import MovieFilter
-from search.text import normalize
-from service.deps import EsDep, NamesDep
-from service.errors import not_found
-from service.schemas import MAX_MIN_RATINGS, Filters, RecommendationResponse
+from movierec.search import movies, recommend
+from movierec.search.indices import IndexNames
+from movierec.search.queries import MovieFilter
+from movierec.search.text import normalize
+from movierec.service.deps import EsDep, NamesDep
+from movierec.service.schemas import MAX_MIN_RATINGS, Filters, RecommendationResponse
 
 router = APIRouter(tags=["recommendations"])
 
@@ -40,26 +41,18 @@ def to_filter(filters: Filters) -> MovieFilter:
     )
 
 
-async def _resolve(es, names, title: str) -> movies.ResolvedMovie:
-    try:
-        return await movies.resolve_title(es, names, title)
-    except movies.MovieNotFound as exc:
-        raise not_found(f"no movie matches {title!r}", exc.suggestions) from exc
-
-
-async def recommend_titles(es, names, request: RecommendationRequest) -> RecommendationResponse:
+async def recommend_titles(
+    es: AsyncElasticsearch, names: IndexNames, request: RecommendationRequest
+) -> RecommendationResponse:
     flt = to_filter(request.filters)
-    try:
-        if request.title:
-            seed = await _resolve(es, names, request.title)
-            recs = await recommend.for_movie(es, names, seed, k=request.k, mode=request.mode, flt=flt)
-            return RecommendationResponse(
-                movie=seed.movie, alternatives=seed.alternatives, mode=request.mode, recommendations=recs
-            )
-        seeds = [await _resolve(es, names, t) for t in request.titles or []]
-        recs = await recommend.for_movies(es, names, seeds, k=request.k, flt=flt)
-    except recommend.NoVector as exc:
-        raise not_found(str(exc)) from exc
+    if request.title:
+        seed = await movies.resolve_title(es, names, request.title)
+        recs = await recommend.for_movie(es, names, seed, k=request.k, mode=request.mode, flt=flt)
+        return RecommendationResponse(
+            movie=seed.movie, alternatives=seed.alternatives, mode=request.mode, recommendations=recs
+        )
+    seeds = [await movies.resolve_title(es, names, t) for t in request.titles or []]
+    recs = await recommend.for_movies(es, names, seeds, k=request.k, flt=flt)
     return RecommendationResponse(movies=[s.movie for s in seeds], mode="audience", recommendations=recs)
 
 

@@ -5,14 +5,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from search import consent, privacy, ratings, recommend
-from search.indices import load_mapping
-from search.movies import MovieNotFound
-from service.deps import EsDep, MovieId, NamesDep, PersonalDataAccess, SettingsDep, UserId, WriteAccess
-from service.errors import not_found
-from service.schemas import UserRecommendationResponse
+from movierec.search import consent, privacy, ratings, recommend
+from movierec.search.indices import load_mapping
+from movierec.service.deps import EsDep, MovieId, NamesDep, PersonalDataAccess, SettingsDep, UserId, WriteAccess
+from movierec.service.schemas import UserRecommendationResponse
 
 router = APIRouter(prefix="/users", tags=["users"])
+
 
 class RatingIn(BaseModel):
     movie_id: int = Field(ge=1, le=2**31 - 1, examples=[1])
@@ -56,12 +55,9 @@ async def rate_movie(
 ) -> RatingOut:
     """Store a rating and fold it into the user's vector at once: the next recommendations reflect it."""
     model = await request.app.state.models.current(es, names)
-    try:
-        result = await ratings.add_rating(
-            es, names, model, user_id, body.movie_id, body.rating, consent_default=settings.consent_default
-        )
-    except MovieNotFound as exc:
-        raise not_found(f"no movie with id {body.movie_id}") from exc
+    result = await ratings.add_rating(
+        es, names, model, user_id, body.movie_id, body.rating, consent_default=settings.consent_default
+    )
     return RatingOut.of(result)
 
 
@@ -71,25 +67,32 @@ async def delete_rating(
 ) -> RatingOut:
     """Remove a rating and refold the user at once; the deletion is remembered, so a retrain honours it."""
     model = await request.app.state.models.current(es, names)
-    mapping = load_mapping(settings.mappings_dir, "deletions")
-    try:
-        result = await ratings.remove_rating(
-            es, names, model, user_id, movie_id, deletions_mapping=mapping, consent_default=settings.consent_default
-        )
-    except ratings.RatingNotFound as exc:
-        raise not_found(str(exc)) from exc
+    mapping = load_mapping("deletions")
+    result = await ratings.remove_rating(
+        es, names, model, user_id, movie_id, deletions_mapping=mapping, consent_default=settings.consent_default
+    )
     return RatingOut.of(result, deleted=True)
 
 
 class ErasureOut(BaseModel):
-    model_config = {"json_schema_extra": {"examples": [{
-        "user_id": 1, "ratings_deleted": 464, "user_documents_deleted": 2,
-        "indices_searched": [
-            "movierec-ratings-v20261125010216-c75e", "movierec-ratings-v20261125022602-728b",
-            "movierec-users-v20261125010216-c75e", "movierec-users-v20261125022602-728b",
-        ],
-        "erased_at": 1764037200,
-    }]}}
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "user_id": 1,
+                    "ratings_deleted": 464,
+                    "user_documents_deleted": 2,
+                    "indices_searched": [
+                        "movierec-ratings-v20261125010216-c75e",
+                        "movierec-ratings-v20261125022602-728b",
+                        "movierec-users-v20261125010216-c75e",
+                        "movierec-users-v20261125022602-728b",
+                    ],
+                    "erased_at": 1764037200,
+                }
+            ]
+        }
+    }
 
     user_id: int
     ratings_deleted: int = Field(description="rating documents removed, over every kept version")
@@ -101,22 +104,26 @@ class ErasureOut(BaseModel):
 @router.delete("/{user_id}", response_model=ErasureOut, dependencies=[WriteAccess], tags=["privacy"])
 async def erase_user(es: EsDep, names: NamesDep, settings: SettingsDep, user_id: UserId) -> ErasureOut:
     """Right to erasure: the user's profile, vector and ratings, in every kept version; retraining honours it."""
-    mapping = load_mapping(settings.mappings_dir, "deletions")
-    try:
-        erasure = await privacy.erase_user(es, names, user_id, deletions_mapping=mapping)
-    except privacy.NothingStored as exc:
-        raise not_found(str(exc)) from exc
+    mapping = load_mapping("deletions")
+    erasure = await privacy.erase_user(es, names, user_id, deletions_mapping=mapping)
     return ErasureOut(**vars(erasure))
 
 
 class UserExport(BaseModel):
-    model_config = {"json_schema_extra": {"examples": [{
-        "user_id": 1, "exported_at": 1764037200,
-        "profile": {"user_id": 1, "num_ratings": 232, "avg_rating": 4.37, "user_vector": [0.12, -0.03]},
-        "consent": {"user_id": 1, "personalisation": True, "updated_at": 1764037000},
-        "ratings": [{"user_id": 1, "movie_id": 1, "rating": 4.0, "date": 964982703, "source": "movielens"}],
-        "deletions": [{"kind": "rating", "user_id": 1, "movie_id": 3, "date": 1764037100}],
-    }]}}
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "user_id": 1,
+                    "exported_at": 1764037200,
+                    "profile": {"user_id": 1, "num_ratings": 232, "avg_rating": 4.37, "user_vector": [0.12, -0.03]},
+                    "consent": {"user_id": 1, "personalisation": True, "updated_at": 1764037000},
+                    "ratings": [{"user_id": 1, "movie_id": 1, "rating": 4.0, "date": 964982703, "source": "movielens"}],
+                    "deletions": [{"kind": "rating", "user_id": 1, "movie_id": 3, "date": 1764037100}],
+                }
+            ]
+        }
+    }
 
     user_id: int
     exported_at: int
@@ -129,10 +136,7 @@ class UserExport(BaseModel):
 @router.get("/{user_id}/export", response_model=UserExport, dependencies=[PersonalDataAccess], tags=["privacy"])
 async def export_user(es: EsDep, names: NamesDep, user_id: UserId) -> UserExport:
     """Data portability: the user's profile, vector, ratings and deletion requests, as JSON."""
-    try:
-        return UserExport(**await privacy.export_user(es, names, user_id))
-    except privacy.NothingStored as exc:
-        raise not_found(str(exc)) from exc
+    return UserExport(**await privacy.export_user(es, names, user_id))
 
 
 class ConsentIn(BaseModel):
@@ -140,9 +144,11 @@ class ConsentIn(BaseModel):
 
 
 class ConsentOut(BaseModel):
-    model_config = {"json_schema_extra": {"examples": [
-        {"user_id": 1, "personalisation": False, "recorded": True, "updated_at": 1764037200}
-    ]}}
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"user_id": 1, "personalisation": False, "recorded": True, "updated_at": 1764037200}]
+        }
+    }
 
     user_id: int
     personalisation: bool
@@ -161,7 +167,7 @@ async def put_consent(
     request: Request, es: EsDep, names: NamesDep, settings: SettingsDep, user_id: UserId, body: ConsentIn
 ) -> ConsentOut:
     """Record the choice. Withdrawing removes the user's vector at once; granting folds their ratings in at once."""
-    mapping = load_mapping(settings.mappings_dir, "consents")
+    mapping = load_mapping("consents")
     recorded = await consent.record_consent(es, names, user_id, body.personalisation, mapping=mapping)
     if body.personalisation and await ratings.has_ratings(es, names, user_id):
         model = await request.app.state.models.current(es, names)

@@ -5,10 +5,10 @@ from typer.testing import CliRunner
 
 from movierec.catalog import CatalogError, load_catalog, render_markdown
 from movierec.cli import app
-from movierec.config import PROJECT_ROOT
-from search import indices
+from movierec.resources import mappings_dir
+from movierec.search import indices
 
-MAPPINGS = PROJECT_ROOT / "mappings"
+MAPPINGS = mappings_dir()
 
 
 def test_every_index_and_field_is_catalogued():
@@ -22,8 +22,13 @@ def test_every_index_and_field_is_catalogued():
 
 
 def _write(tmp_path, properties, fields, data_class="public"):
-    meta = {"description": "d", "source": "s", "personal_data": False, "retention": "r",
-            "fields": {f: {"class": data_class, "description": "x"} for f in fields}}
+    meta = {
+        "description": "d",
+        "source": "s",
+        "personal_data": False,
+        "retention": "r",
+        "fields": {f: {"class": data_class, "description": "x"} for f in fields},
+    }
     (tmp_path / "things.json").write_text(json.dumps({"mappings": {"_meta": meta, "properties": properties}}))
 
 
@@ -39,24 +44,17 @@ def test_an_unknown_class_is_refused(tmp_path):
         load_catalog(tmp_path)
 
 
-def test_cli_prints_the_catalog_and_names_a_broken_mapping(tmp_path, monkeypatch):
-    from movierec.config import get_settings
-
+def test_cli_prints_the_catalog_and_names_a_broken_mapping(tmp_path):
     result = CliRunner().invoke(app, ["catalog"])
     assert result.exit_code == 0 and "## `movierec-users`" in result.output
     _write(tmp_path, {"a": {"type": "keyword"}}, [])
-    monkeypatch.setenv("MOVIEREC_MAPPINGS_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(app, ["catalog"])
-    finally:
-        get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["catalog", "--mappings", str(tmp_path)])
     assert result.exit_code != 0 and "things.json" in result.output and "Traceback" not in result.output
 
 
 @pytest.mark.es
 def test_a_running_cluster_serves_the_catalog_with_the_mapping(es, prefix):
     names = indices.IndexNames(prefix)
-    created = indices.create_version(es, names, "v1", dims=4, mappings_dir=MAPPINGS)
+    created = indices.create_version(es, names, "v1", dims=4)
     meta = es.indices.get_mapping(index=created["ratings"])[created["ratings"]]["mappings"]["_meta"]
     assert meta["personal_data"] is True and meta["fields"]["rating"]["class"] == "personal"

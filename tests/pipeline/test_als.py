@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pipeline.als import AlsParams, audience_vectors, embedding_2d, fit_als, item_factors, user_factors
+from movierec.pipeline.als import AlsParams, audience_vectors, embedding_2d, fit_als, item_factors, user_factors
 
 pytestmark = pytest.mark.spark
 
@@ -49,7 +49,7 @@ def test_embedding_2d_gives_two_coordinates_per_item(model):
 
 def test_fold_in_reproduces_sparks_user_vectors(model, checkerboard):
     """Spark's last step solves users given the final item factors: fold-in must agree."""
-    from search.foldin import fold_in_user, item_gram
+    from movierec.search.foldin import fold_in_user, item_gram
 
     items = vectors(item_factors(model), "movieId", "item_vector")
     users = vectors(user_factors(model), "userId", "user_vector")
@@ -69,8 +69,8 @@ def test_fold_in_reproduces_sparks_user_vectors(model, checkerboard):
 
 def test_biased_als_predicts_the_baselines(spark):
     """Ratings that are pure user + item offsets: the biases alone explain them."""
-    from pipeline.als import fit_biased_als
-    from pipeline.evaluate import rating_errors
+    from movierec.pipeline.als import fit_biased_als
+    from movierec.pipeline.evaluate import rating_errors
 
     rows = [(u, i, 3.0 + (0.5 if u < 10 else -0.5) + (1.0 if i < 10 else -1.0)) for u in range(20) for i in range(20)]
     df = spark.createDataFrame(rows, "userId int, movieId int, rating double")

@@ -1,6 +1,6 @@
 import pytest
 
-from pipeline.clean import (
+from movierec.pipeline.clean import (
     DELETIONS_SCHEMA,
     LIVE_RATINGS_SCHEMA,
     CleaningReport,
@@ -61,7 +61,9 @@ def test_movies_are_parsed_split_and_linked(spark):
         ],
         "movieId string, title string, genres string",
     )
-    links = spark.createDataFrame([("1", "0133093", "603"), ("2", "0105946", "")], "movieId string, imdbId string, tmdbId string")
+    links = spark.createDataFrame(
+        [("1", "0133093", "603"), ("2", "0105946", "")], "movieId string, imdbId string, tmdbId string"
+    )
     report = CleaningReport()
     movies, rejected = clean_movies(raw, links, report)
     got = {r.movieId: r for r in movies.collect()}
@@ -140,7 +142,7 @@ def test_an_erased_user_loses_every_rating_given_before_the_erasure(spark):
 
 
 def test_users_without_consent_get_no_vector(spark):
-    from pipeline.consent import CONSENTS_SCHEMA, consented_vectors
+    from movierec.pipeline.consent import CONSENTS_SCHEMA, consented_vectors
 
     vectors = spark.createDataFrame([(1, [0.1]), (2, [0.2]), (3, [0.3])], "userId int, user_vector array<double>")
     consents = spark.createDataFrame([(1, False), (2, True)], CONSENTS_SCHEMA)

@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from pipeline.download import DownloadError, download_dataset
+from movierec.pipeline.download import DownloadError, download_dataset
 
 
 def make_zip(name: str) -> bytes:

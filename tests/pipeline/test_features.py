@@ -1,6 +1,6 @@
 import pytest
 
-from pipeline.features import movie_stats, user_activity, with_movie_stats
+from movierec.pipeline.features import movie_stats, user_activity, with_movie_stats
 
 pytestmark = pytest.mark.spark
 

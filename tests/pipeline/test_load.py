@@ -2,8 +2,8 @@
 
 import pytest
 
-from pipeline.clean import clean_movies, clean_ratings
-from pipeline.load import DatasetError, detect_layout, load_movielens
+from movierec.pipeline.clean import clean_movies, clean_ratings
+from movierec.pipeline.load import DatasetError, detect_layout, load_movielens
 
 pytestmark = pytest.mark.spark
 
@@ -19,7 +19,11 @@ def test_csv_layout_with_crlf_quotes_and_utf8(spark, tmp_path):
         '3,"""Great Performances"" Cats (1998)",Musical\n',
         newline="\r\n",
     )
-    write(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n1,1,4.0,964982703\n1,2,5.0,964981247\n", newline="\r\n")
+    write(
+        tmp_path / "ratings.csv",
+        "userId,movieId,rating,timestamp\n1,1,4.0,964982703\n1,2,5.0,964981247\n",
+        newline="\r\n",
+    )
     write(tmp_path / "links.csv", "movieId,imdbId,tmdbId\n1,0133093,603\n2,0211915,\n", newline="\r\n")
     raw = load_movielens(spark, tmp_path)
     assert raw.layout == "csv"
@@ -32,7 +36,9 @@ def test_csv_layout_with_crlf_quotes_and_utf8(spark, tmp_path):
 
 
 def test_dat_layout_latin1(spark, tmp_path):
-    write(tmp_path / "movies.dat", "1::Toy Story (1995)::Animation|Children's|Comedy\n2::Léon (1994)::Drama\n", "latin-1")
+    write(
+        tmp_path / "movies.dat", "1::Toy Story (1995)::Animation|Children's|Comedy\n2::Léon (1994)::Drama\n", "latin-1"
+    )
     write(tmp_path / "ratings.dat", "1::1::5::978300760\n2::2::3::978302109\n")
     raw = load_movielens(spark, tmp_path)
     assert raw.layout == "dat"
@@ -45,8 +51,12 @@ def test_dat_layout_latin1(spark, tmp_path):
 def test_100k_layout_tab_pipe_and_genre_flags(spark, tmp_path):
     flags = ["0"] * 19
     flags[3] = flags[4] = "1"  # Animation, Children
-    write(tmp_path / "u.item", "1|Toy Story (1995)|01-Jan-1995||http://x|" + "|".join(flags) + "\n"
-          "2|Cité des enfants perdus, La (1995)|01-Jan-1995||http://y|" + "|".join(["0"] * 19) + "\n", "latin-1")
+    write(
+        tmp_path / "u.item",
+        "1|Toy Story (1995)|01-Jan-1995||http://x|" + "|".join(flags) + "\n"
+        "2|Cité des enfants perdus, La (1995)|01-Jan-1995||http://y|" + "|".join(["0"] * 19) + "\n",
+        "latin-1",
+    )
     write(tmp_path / "u.data", "196\t1\t3\t881250949\n186\t2\t3\t891717742\n")
     raw = load_movielens(spark, tmp_path)
     assert raw.layout == "100k"

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from pipeline.metrics import ranking_metrics, top_k_excluding
+from movierec.pipeline.metrics import ranking_metrics, top_k_excluding
 
 
 def test_perfect_ranking_scores_one():

@@ -2,9 +2,9 @@ import csv
 
 import pytest
 
-from pipeline.clean import clean_movies, clean_ratings
-from pipeline.load import load_movielens
-from pipeline.synth import synthesize
+from movierec.pipeline.clean import clean_movies, clean_ratings
+from movierec.pipeline.load import load_movielens
+from movierec.pipeline.synth import synthesize
 
 
 def test_synthetic_data_has_movielens_shape(tmp_path):
@@ -40,8 +40,8 @@ def test_synthetic_data_loads_and_cleans_without_rejections(spark, tmp_path):
 def test_what_synthetic_users_rate_follows_their_taste(spark, tmp_path):
     """Implicit ALS must beat popularity on synthetic data, as on real data; popularity-only item
     choice would leave it nothing to learn."""
-    from pipeline.als import AlsParams, fit_als
-    from pipeline.evaluate import random_split, ranking_report
+    from movierec.pipeline.als import AlsParams, fit_als
+    from movierec.pipeline.evaluate import random_split, ranking_report
 
     spark.sparkContext.setCheckpointDir(str(tmp_path / "ckpt"))
     synthesize(tmp_path / "data", 60_000, seed=3)

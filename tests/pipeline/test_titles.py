@@ -1,6 +1,6 @@
 import pytest
 
-from pipeline.titles import parse_title, restore_article
+from movierec.pipeline.titles import parse_title, restore_article
 
 
 @pytest.mark.parametrize(
@@ -8,7 +8,7 @@ from pipeline.titles import parse_title, restore_article
     [
         ("Toy Story (1995)", "Toy Story", 1995, []),
         ("Matrix, The (1999)", "The Matrix", 1999, []),
-        ('American President, The (1995)', "The American President", 1995, []),
+        ("American President, The (1995)", "The American President", 1995, []),
         ("Seven (a.k.a. Se7en) (1995)", "Seven", 1995, ["Se7en"]),
         ("Twelve Monkeys (a.k.a. 12 Monkeys) (1995)", "Twelve Monkeys", 1995, ["12 Monkeys"]),
         ("City of God (Cidade de Deus) (2002)", "City of God", 2002, ["Cidade de Deus"]),

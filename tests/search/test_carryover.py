@@ -1,9 +1,9 @@
 import pytest
 
-from movierec.config import PROJECT_ROOT
-from search import carryover, indices
+from movierec.resources import mappings_dir
+from movierec.search import carryover, indices
 
-MAPPINGS = PROJECT_ROOT / "mappings"
+MAPPINGS = mappings_dir()
 
 
 def rating(user_id, movie_id, value, date, source="api"):
@@ -19,7 +19,7 @@ def test_live_query_selects_api_ratings_and_optionally_recent_ones():
 @pytest.mark.es
 def test_fetch_and_copy_keep_the_newest_api_rating_per_pair(es, prefix):
     names = indices.IndexNames(prefix)
-    old, new = (indices.create_version(es, names, v, dims=2, mappings_dir=MAPPINGS)["ratings"] for v in ("v1", "v2"))
+    old, new = (indices.create_version(es, names, v, dims=2)["ratings"] for v in ("v1", "v2"))
     for doc in (rating(1, 10, 4.0, 1000), rating(1, 11, 2.0, 2000), rating(2, 10, 3.0, 900, source="movielens")):
         es.index(index=old, id=f"{doc['user_id']}_{doc['movie_id']}", document=doc)
     # The new version already has a newer API rating for (1, 10) and a file rating for (1, 11).

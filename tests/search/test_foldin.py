@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from search.foldin import fold_in_user, item_gram
+from movierec.search.foldin import fold_in_user, item_gram
 
 
 def test_explicit_fold_in_solves_ridge_regression():

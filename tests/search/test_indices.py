@@ -1,18 +1,23 @@
 import pytest
 from elasticsearch import helpers
 
-from movierec.config import PROJECT_ROOT
-from search import indices
+from movierec.resources import mappings_dir
+from movierec.search import indices
 
 pytestmark = pytest.mark.es
-MAPPINGS = PROJECT_ROOT / "mappings"
+MAPPINGS = mappings_dir()
 
 
 def load(es, names, version, n_movies):
-    indices.create_version(es, names, version, dims=2, mappings_dir=MAPPINGS)
+    indices.create_version(es, names, version, dims=2)
     docs = [
-        {"_index": names.concrete("movies", version), "_id": str(i), "movie_id": i, "title": f"{version} {i}",
-         "item_vector": [1.0, float(i)]}
+        {
+            "_index": names.concrete("movies", version),
+            "_id": str(i),
+            "movie_id": i,
+            "title": f"{version} {i}",
+            "item_vector": [1.0, float(i)],
+        }
         for i in range(n_movies)
     ]
     helpers.bulk(es, docs)
@@ -25,11 +30,11 @@ def titles(es, names):
 
 
 def test_mapping_files_define_the_indices_and_dims_follow_the_model():
-    body = indices.load_mapping(MAPPINGS, "movies", dims=48)
+    body = indices.load_mapping("movies", dims=48)
     props = body["mappings"]["properties"]
     assert props["item_vector"]["dims"] == 48 and props["audience_vector"]["dims"] == 48
     assert props["item_vector"]["similarity"] == "max_inner_product"
-    assert indices.load_mapping(MAPPINGS, "users", dims=7)["mappings"]["properties"]["user_vector"]["dims"] == 7
+    assert indices.load_mapping("users", dims=7)["mappings"]["properties"]["user_vector"]["dims"] == 7
 
 
 def test_publish_switches_all_aliases_and_rollback_returns(es, prefix):

@@ -1,6 +1,6 @@
 import pytest
 
-from search.queries import (
+from movierec.search.queries import (
     MAX_NUM_CANDIDATES,
     MovieFilter,
     filter_clause,
@@ -36,7 +36,14 @@ def test_num_candidates_is_bounded():
 
 def test_filter_clause_builds_every_condition():
     clause = filter_clause(
-        MovieFilter(genres_any=("Comedy",), genres_none=("Horror",), year_min=1990, year_max=1999, min_ratings=5, exclude_ids=(1,))
+        MovieFilter(
+            genres_any=("Comedy",),
+            genres_none=("Horror",),
+            year_min=1990,
+            year_max=1999,
+            min_ratings=5,
+            exclude_ids=(1,),
+        )
     )
     assert clause == {
         "bool": {

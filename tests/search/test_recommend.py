@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from elasticsearch import AsyncElasticsearch, helpers
 
-from search import movies, queries, recommend
-from search.indices import IndexNames
+from movierec.search import movies, queries, recommend
+from movierec.search.indices import IndexNames
 
 pytestmark = [pytest.mark.es, pytest.mark.spark]
 
@@ -34,7 +34,9 @@ def test_title_recommendations_exclude_the_seed_and_are_ordered(indexed):
 
 
 def test_filters_apply_inside_knn(indexed):
-    flt = queries.MovieFilter(genres_any=("Animation",), genres_none=("Comedy",), year_min=1990, year_max=2005, min_ratings=5)
+    flt = queries.MovieFilter(
+        genres_any=("Animation",), genres_none=("Comedy",), year_min=1990, year_max=2005, min_ratings=5
+    )
 
     async def go(es, names):
         seed = await movies.resolve_title(es, names, "the matrix")
@@ -49,7 +51,10 @@ def test_filters_apply_inside_knn(indexed):
 
 def test_user_recommendations_skip_rated_movies(indexed, es):
     names = IndexNames(indexed.index_prefix)
-    rated = {hit["_source"]["movie_id"] for hit in helpers.scan(es, index=names.ratings, query={"query": {"term": {"user_id": 1}}})}
+    rated = {
+        hit["_source"]["movie_id"]
+        for hit in helpers.scan(es, index=names.ratings, query={"query": {"term": {"user_id": 1}}})
+    }
     recs, source, reason = run(indexed, lambda es_, n: recommend.for_user(es_, n, 1, k=20))
     assert (source, reason) == ("personal", None) and len(recs) == 20
     assert not rated & {r["movie_id"] for r in recs}
@@ -68,7 +73,13 @@ def test_opt_in_deployments_do_not_personalise_without_a_consent_record(indexed)
 def test_hnsw_recall_against_exact_search(indexed, es):
     """recall@10 of the HNSW index vs NumPy brute force over the same vectors, 200 queries."""
     names = IndexNames(indexed.index_prefix)
-    docs = list(helpers.scan(es, index=names.movies, query={"_source": ["movie_id", "item_vector"], "query": {"exists": {"field": "item_vector"}}}))
+    docs = list(
+        helpers.scan(
+            es,
+            index=names.movies,
+            query={"_source": ["movie_id", "item_vector"], "query": {"exists": {"field": "item_vector"}}},
+        )
+    )
     ids = np.array([d["_source"]["movie_id"] for d in docs])
     vectors = np.array([d["_source"]["item_vector"] for d in docs], dtype=np.float32)
     queries_ = np.random.default_rng(0).choice(len(vectors), 200, replace=False)

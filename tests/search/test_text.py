@@ -1,6 +1,6 @@
 import pytest
 
-from search.text import normalize, split_query_year, strip_article, title_variants
+from movierec.search.text import normalize, split_query_year, strip_article, title_variants
 
 
 @pytest.mark.parametrize(
@@ -36,8 +36,13 @@ def test_variants_cover_article_and_alternatives_once():
 
 @pytest.mark.parametrize(
     "query, expected",
-    [("heat 1995", ("heat", 1995)), ("1917", ("1917", None)), ("blade runner 2049", ("blade runner", 2049)),
-     ("titanic 1997", ("titanic", 1997)), ("apollo 13", ("apollo 13", None))],
+    [
+        ("heat 1995", ("heat", 1995)),
+        ("1917", ("1917", None)),
+        ("blade runner 2049", ("blade runner", 2049)),
+        ("titanic 1997", ("titanic", 1997)),
+        ("apollo 13", ("apollo 13", None)),
+    ],
 )
 def test_split_query_year(query, expected):
     assert split_query_year(query) == expected

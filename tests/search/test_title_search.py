@@ -3,9 +3,9 @@ import asyncio
 import pytest
 from elasticsearch import AsyncElasticsearch
 
-from search import movies
-from search.indices import IndexNames
-from search.title_queries import TITLE_QUERIES
+from movierec.search import movies
+from movierec.search.indices import IndexNames
+from movierec.search.title_queries import TITLE_QUERIES
 
 pytestmark = [pytest.mark.es, pytest.mark.spark]
 
@@ -19,7 +19,8 @@ def ranked(indexed):
         names = IndexNames(indexed.index_prefix)
         try:
             return {
-                q: [hit["movie_id"] for hit in await movies.search_titles(es, names, q, limit=3)] for q, _, _ in TITLE_QUERIES
+                q: [hit["movie_id"] for hit in await movies.search_titles(es, names, q, limit=3)]
+                for q, _, _ in TITLE_QUERIES
             }
         finally:
             await es.close()

@@ -85,7 +85,7 @@ def test_es_unreachable_is_503_without_a_stack_trace(monkeypatch, indexed):
     from fastapi.testclient import TestClient
 
     from movierec.config import get_settings
-    from service.main import create_app
+    from movierec.service.main import create_app
 
     monkeypatch.setenv("ES_URL", "http://127.0.0.1:1")  # nothing listens on port 1
     get_settings.cache_clear()
@@ -106,7 +106,7 @@ def test_es_connection_pool_size_comes_from_settings(monkeypatch, indexed):
     from fastapi.testclient import TestClient
 
     from movierec.config import get_settings
-    from service.main import create_app
+    from movierec.service.main import create_app
 
     monkeypatch.setenv("ES_URL", indexed.es_url)
     monkeypatch.setenv("MOVIEREC_INDEX_PREFIX", indexed.index_prefix)
@@ -122,7 +122,7 @@ def test_es_connection_pool_size_comes_from_settings(monkeypatch, indexed):
 
 
 def test_openapi_documents_every_operation_with_examples():
-    from service.main import create_app
+    from movierec.service.main import create_app
 
     spec = create_app().openapi()
     for path, operations in spec["paths"].items():

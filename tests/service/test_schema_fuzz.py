@@ -12,9 +12,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from movierec.config import PROJECT_ROOT
-from search import indices
-from search.indices import IndexNames
+from movierec.search import indices
+from movierec.search.indices import IndexNames
 
 pytestmark = [pytest.mark.es, pytest.mark.spark, pytest.mark.slow]
 
@@ -40,7 +39,10 @@ def fuzz_prefix(indexed, es):
         finally:
             es.indices.put_settings(index=source, settings={"index.blocks.write": False})
     es.indices.update_aliases(
-        actions=[{"add": {"index": f"{prefix}{kind}-{version}", "alias": f"{prefix}{kind}"}} for kind in indices.VERSIONED_KINDS]
+        actions=[
+            {"add": {"index": f"{prefix}{kind}-{version}", "alias": f"{prefix}{kind}"}}
+            for kind in indices.VERSIONED_KINDS
+        ]
     )
     es.cluster.health(index=f"{prefix}*", wait_for_status="yellow", timeout="30s")
     yield prefix
@@ -52,8 +54,7 @@ def api_url(indexed, fuzz_prefix):
     port = free_port()
     env = {**os.environ, "ES_URL": indexed.es_url, "MOVIEREC_INDEX_PREFIX": fuzz_prefix, "MOVIEREC_API_KEY": ""}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "service.main:app", "--port", str(port), "--log-level", "warning"],
-        cwd=PROJECT_ROOT,
+        [sys.executable, "-m", "uvicorn", "movierec.service.main:app", "--port", str(port), "--log-level", "warning"],
         env=env,
     )
     url = f"http://127.0.0.1:{port}"
@@ -80,4 +81,6 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_input_causes_a_server_error(case, api_url):
     response = case.call(base_url=api_url)
-    assert response.status_code < 500, f"{case.method} {case.formatted_path} {case.query} -> {response.status_code}: {response.text[:300]}"
+    assert response.status_code < 500, (
+        f"{case.method} {case.formatted_path} {case.query} -> {response.status_code}: {response.text[:300]}"
+    )

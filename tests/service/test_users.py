@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 from elasticsearch import AsyncElasticsearch
 
-from movierec.config import PROJECT_ROOT
-from search import ratings
-from search.indices import IndexNames, load_mapping
+from movierec.search import ratings
+from movierec.search.indices import IndexNames, load_mapping
 
 pytestmark = [pytest.mark.es, pytest.mark.spark]
 _ids = itertools.count(900_001)
@@ -73,9 +72,7 @@ def test_concurrent_ratings_for_one_user_are_all_counted(indexed, new_user, es):
         client = AsyncElasticsearch(indexed.es_url)
         try:
             model = await ratings.ModelCache().current(client, names)
-            return await asyncio.gather(
-                *(ratings.add_rating(client, names, model, new_user, m, 4.0) for m in movies)
-            )
+            return await asyncio.gather(*(ratings.add_rating(client, names, model, new_user, m, 4.0) for m in movies))
         finally:
             await client.close()
 
@@ -103,7 +100,8 @@ def test_a_failed_vector_update_leaves_no_rating_behind(indexed, new_user, es):
 
 
 @pytest.mark.parametrize(
-    "payload", [{"movie_id": 1, "rating": 5.5}, {"movie_id": 1, "rating": 0}, {"movie_id": 0, "rating": 3}, {"rating": 3}]
+    "payload",
+    [{"movie_id": 1, "rating": 5.5}, {"movie_id": 1, "rating": 0}, {"movie_id": 0, "rating": 3}, {"rating": 3}],
 )
 def test_bad_ratings_are_422(api, new_user, payload):
     resp = api.post(f"/users/{new_user}/ratings", json=payload)
@@ -139,8 +137,13 @@ def test_deleting_a_rating_refolds_the_user_and_is_remembered(api, new_user, es,
     resp = api.delete(f"/users/{new_user}/ratings/{LION_KING}")
     assert resp.status_code == 200, resp.text
     assert resp.json() | {"model_version": None} == {
-        "user_id": new_user, "movie_id": LION_KING, "rating": 5.0, "deleted": True, "num_ratings": 1,
-        "vector_source": "fold-in", "model_version": None,
+        "user_id": new_user,
+        "movie_id": LION_KING,
+        "rating": 5.0,
+        "deleted": True,
+        "num_ratings": 1,
+        "vector_source": "fold-in",
+        "model_version": None,
     }
     assert not es.exists(index=names.ratings, id=ratings.rating_id(new_user, LION_KING))
     assert es.get(index=names.deletions, id=ratings.rating_id(new_user, LION_KING))["_source"]["movie_id"] == LION_KING
@@ -161,7 +164,7 @@ def test_a_failed_deletion_restores_the_rating(indexed, new_user, es, api):
     api.post(f"/users/{new_user}/ratings", json={"movie_id": TOY_STORY, "rating": 4.0})
     api.post(f"/users/{new_user}/ratings", json={"movie_id": SHREK, "rating": 3.0})
     broken = ratings.ModelCard("v-broken", implicit=True, reg_param=0.1, alpha=10.0, gram=np.eye(3))  # wrong rank
-    mapping = load_mapping(PROJECT_ROOT / "mappings", "deletions")
+    mapping = load_mapping("deletions")
 
     async def go():
         client = AsyncElasticsearch(indexed.es_url)
@@ -222,7 +225,10 @@ def test_consent_withdrawn_and_granted_takes_effect_at_once(api, new_user, es, i
     for movie in (TOY_STORY, LION_KING):
         api.post(f"/users/{new_user}/ratings", json={"movie_id": movie, "rating": 5.0})
     assert api.get(f"/users/{new_user}/consent").json() | {"updated_at": None} == {
-        "user_id": new_user, "personalisation": True, "recorded": False, "updated_at": None,
+        "user_id": new_user,
+        "personalisation": True,
+        "recorded": False,
+        "updated_at": None,
     }
     resp = api.put(f"/users/{new_user}/consent", json={"personalisation": False})
     assert resp.status_code == 200 and resp.json()["recorded"] is True
@@ -244,10 +250,10 @@ def test_consent_withdrawn_and_granted_takes_effect_at_once(api, new_user, es, i
 
 
 def test_a_withdrawal_racing_with_ratings_leaves_no_vector(indexed, new_user, es):
-    from search import consent
+    from movierec.search import consent
 
     names = IndexNames(indexed.index_prefix)
-    mapping = load_mapping(PROJECT_ROOT / "mappings", "consents")
+    mapping = load_mapping("consents")
 
     async def go():
         client = AsyncElasticsearch(indexed.es_url)
@@ -299,7 +305,7 @@ def test_metrics_exposes_counts_and_latency(api):
 def test_writes_before_any_model_is_indexed_are_503_with_a_reason(settings):
     from fastapi.testclient import TestClient
 
-    from service.main import create_app
+    from movierec.service.main import create_app
 
     with TestClient(create_app()) as client:  # `settings` points at a prefix with nothing indexed
         resp = client.post("/users/1/ratings", json={"movie_id": 1, "rating": 4.0})

@@ -1,0 +1,28 @@
+"""The model card: what a pipeline run trained and served, and the fold-in's view of it.
+
+Pure (no Elasticsearch, no Spark): the pipeline writes the card, the store and the service read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What the real-time fold-in needs of a served model."""
+
+    version: str
+    implicit: bool
+    reg_param: float
+    alpha: float
+    gram: np.ndarray | None
+
+
+def card_from_document(version: str, doc: dict) -> ModelCard:
+    """The fold-in's view of a model card document (as stored in the models index)."""
+    params = doc["params"]
+    gram = np.array(doc["item_gram"]) if doc.get("item_gram") else None
+    return ModelCard(version, params["implicit"], params["reg_param"], params["alpha"], gram)
