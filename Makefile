@@ -36,7 +36,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 # The test session starts its own node on 127.0.0.1:9250 and stops it at the end.
-test: check
+test: check lint
 	$(BIN)/pytest -q
 
 test-unit: install

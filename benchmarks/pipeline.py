@@ -50,17 +50,21 @@ def vm_hwm_mb(pid: int) -> float:
 def run_one(size: str) -> dict:
     from elasticsearch import Elasticsearch
 
-    from movierec.pipeline.run import RunOptions, run_pipeline
+    from movierec.pipeline.run import PipelineConfig, RunOptions, run_pipeline
     from movierec.pipeline.spark import build_session
 
     folder = dataset_folder(size)
     settings = Settings(MOVIEREC_INDEX_PREFIX=f"bench-{size}-", MOVIEREC_RUNS_DIR="/tmp/movierec-bench-runs")
     es = Elasticsearch(settings.es_url, request_timeout=120)
-    spark = build_session(settings, app_name=f"movierec-bench-{size}")
+    spark = build_session(settings.spark_master, settings.spark_driver_memory, app_name=f"movierec-bench-{size}")
     jvm_pid = spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid()
     try:
         report = run_pipeline(
-            spark, settings, RunOptions(data=folder), es, progress=lambda line: print(line, file=sys.stderr)
+            spark,
+            PipelineConfig.of(settings),
+            RunOptions(data=folder),
+            es,
+            progress=lambda line: print(line, file=sys.stderr),
         )
         jvm_peak = vm_hwm_mb(jvm_pid)
     finally:
@@ -104,9 +108,8 @@ def main() -> None:
             f"{r['dataset']:<18} {r['ratings']:>10} {cells} {r['total']:>8.1f} {r['docs_per_s']:>8.0f} "
             f"{r['jvm_peak_mb']:>7.0f} {r['py_peak_mb']:>6.0f}"
         )
-    print(
-        f"(Spark local[*] on {__import__('os').cpu_count()} cores, driver memory {rows[0]['driver_memory'] if rows else '?'})"
-    )
+    memory = rows[0]["driver_memory"] if rows else "?"
+    print(f"(Spark local[*] on {__import__('os').cpu_count()} cores, driver memory {memory})")
 
 
 if __name__ == "__main__":

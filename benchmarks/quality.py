@@ -61,7 +61,8 @@ def main() -> None:
         "--ml-100k", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/movielens/ml-100k"
     )
     args = parser.parse_args()
-    spark = build_session(Settings(), app_name="movierec-quality")
+    settings = Settings()
+    spark = build_session(settings.spark_master, settings.spark_driver_memory, app_name="movierec-quality")
     spark.sparkContext.setCheckpointDir("/tmp/movierec-quality-ckpt")
     rows = run_dataset(spark, "ml-latest-small", resources.bundled_dataset(), per_user=False)
     if args.ml_100k.is_dir():

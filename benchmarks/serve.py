@@ -244,9 +244,8 @@ def main() -> None:
     rows = asyncio.run(run(args.seconds, args.workers, args.client))
     print(f"{'scenario':<34} {'conc':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8} {'errors':>6}")
     for label, concurrency, r in rows:
-        print(
-            f"{label:<34} {concurrency:>4} {r['p50']:>8.2f} {r['p95']:>8.2f} {r['p99']:>8.2f} {r['rps']:>8.0f} {r['errors']:>6}"
-        )
+        cells = f"{r['p50']:>8.2f} {r['p95']:>8.2f} {r['p99']:>8.2f} {r['rps']:>8.0f} {r['errors']:>6}"
+        print(f"{label:<34} {concurrency:>4} {cells}")
     print(
         f"(uvicorn --workers {args.workers}, {args.client} client, {args.seconds:g} s per cell, "
         f"load generator on the same {os.cpu_count()} cores)"

@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
 
 from movierec.config import get_settings
 from movierec.esnode import EsNodeError, LocalNode
@@ -83,14 +86,14 @@ def es_status() -> None:
         raise typer.Exit(3)
 
 
-def _es_client():
+def _es_client() -> Elasticsearch:
     from elasticsearch import Elasticsearch
 
     settings = get_settings()
     return Elasticsearch(settings.es_url, request_timeout=60)
 
 
-def _require_es(es) -> None:
+def _require_es(es: Elasticsearch) -> None:
     from elasticsearch import ConnectionError as EsConnectionError
 
     try:
@@ -113,7 +116,7 @@ def pipeline_run(
 ) -> None:
     """Load, clean, engineer features, train ALS, evaluate, export and index."""
     from movierec.pipeline.load import DatasetError
-    from movierec.pipeline.run import ExportFailed, RunOptions, run_pipeline
+    from movierec.pipeline.run import ExportFailed, PipelineConfig, RunOptions, run_pipeline
     from movierec.pipeline.spark import build_session
 
     settings = get_settings()
@@ -134,9 +137,9 @@ def pipeline_run(
         max_users=max_users,
         index=index,
     )
-    spark = build_session(settings)
+    spark = build_session(settings.spark_master, settings.spark_driver_memory)
     try:
-        report = run_pipeline(spark, settings, options, es)
+        report = run_pipeline(spark, PipelineConfig.of(settings), options, es)
     except DatasetError as exc:
         _fail(str(exc))
     except ExportFailed as exc:
@@ -217,9 +220,8 @@ def index_status() -> None:
         return
     typer.echo(f"{'version':<24} {'serving':<8} {'movies':>8} {'users':>8} {'ratings':>9}")
     for row in rows:
-        typer.echo(
-            f"{row['version']:<24} {'*' if row['serving'] else '':<8} {row['movies']:>8} {row['users']:>8} {row['ratings']:>9}"
-        )
+        serving = "*" if row["serving"] else ""
+        typer.echo(f"{row['version']:<24} {serving:<8} {row['movies']:>8} {row['users']:>8} {row['ratings']:>9}")
 
 
 @index_app.command("rollback")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from movierec.config import Settings
@@ -24,7 +25,7 @@ def spark_java() -> tuple[Path | None, int | None]:
     return home, java_major(home)
 
 
-def run_checks(settings: Settings, echo) -> int:
+def run_checks(settings: Settings, echo: Callable[[str], object]) -> int:
     problems = 0
     home, major = spark_java()
     if major is None or major < SPARK_MIN_JAVA:

@@ -31,7 +31,7 @@ _TITLE_TYPE = T.StructType(
 
 
 @F.udf(_TITLE_TYPE)
-def _parse_title_udf(raw):
+def _parse_title_udf(raw: str | None) -> tuple | None:
     parsed = parse_title(raw)
     return (parsed.title, parsed.original_title, parsed.year, parsed.alt_titles)
 

@@ -78,7 +78,7 @@ def download_dataset(
     return target
 
 
-def _fetch(url: str, part: Path, progress, timeout: float) -> tuple[str, str]:
+def _fetch(url: str, part: Path, progress: Callable[[int, int | None], None] | None, timeout: float) -> tuple[str, str]:
     sha256, md5 = hashlib.sha256(), hashlib.md5()
     try:
         with httpx.stream("GET", url, timeout=timeout, follow_redirects=True) as resp:

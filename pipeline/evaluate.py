@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from pyspark.ml.evaluation import RegressionEvaluator
 from pyspark.ml.recommendation import ALSModel
@@ -26,7 +28,7 @@ def per_user_split(ratings: DataFrame, *, test_fraction: float = 0.25, seed: int
     return train.cache(), test.cache()
 
 
-def rating_errors(model, test: DataFrame) -> dict[str, float]:
+def rating_errors(model: Any, test: DataFrame) -> dict[str, float]:
     """RMSE and MAE of anything with `transform(df) -> df[prediction]` (ALSModel, BiasedAls)."""
     predictions = model.transform(test)
     rmse = RegressionEvaluator(metricName="rmse", labelCol="rating", predictionCol="prediction").evaluate(predictions)
@@ -62,7 +64,7 @@ def ranking_report(
     user_ids = [u for u in relevant_by_user if u in users]
 
     exclude = [np.array([position[i] for i in seen.get(u, ()) if i in position], dtype=np.int64) for u in user_ids]
-    relevant = [set(int(i) for i in relevant_by_user[u]) for u in user_ids]
+    relevant = [{int(i) for i in relevant_by_user[u]} for u in user_ids]
     user_matrix = np.array([users[u] for u in user_ids], dtype=np.float32)
     als_top = item_ids[top_k_excluding(user_matrix, item_vectors, exclude, k)]
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
 from movierec.search.text import normalize, strip_article, title_variants
@@ -35,17 +36,17 @@ class BulkResult:
         self.errors.extend(errors[: MAX_ERROR_SAMPLES - len(self.errors)])
 
 
-def _suggest_inputs(title, original_title, alt_titles):
+def _suggest_inputs(title: str, original_title: str | None, alt_titles: list[str] | None) -> list[str]:
     return title_variants(title, original_title, *(alt_titles or []))
 
 
-def _alt_norms(title, original_title, alt_titles):
+def _alt_norms(title: str, original_title: str | None, alt_titles: list[str] | None) -> list[str]:
     main = normalize(title)
     forms = dict.fromkeys(normalize(t) for t in (original_title, *(alt_titles or [])))
     return [f for f in forms if f and f != main]
 
 
-def _title_keys(title, original_title, alt_titles):
+def _title_keys(title: str, original_title: str | None, alt_titles: list[str] | None) -> list[str]:
     """Article-stripped forms ("matrix" for "The Matrix"): matched exactly, never as text, so that
     a bare "heat" prefers "Heat" over "The Heat"."""
     forms = dict.fromkeys(strip_article(normalize(t)) for t in (title, original_title, *(alt_titles or [])))
@@ -114,8 +115,10 @@ def rating_documents(ratings: DataFrame, movies: DataFrame) -> DataFrame:
     )
 
 
-def _partition_writer(es_url: str, index: str, chunk_size: int, timeout: float, written):
-    def write(rows):
+def _partition_writer(
+    es_url: str, index: str, chunk_size: int, timeout: float, written: Any
+) -> Callable[[Iterable[Row]], None]:
+    def write(rows: Iterable[Row]) -> None:
         from elasticsearch import Elasticsearch, helpers
 
         client = Elasticsearch(es_url, request_timeout=timeout, retry_on_timeout=True, max_retries=3)

@@ -7,17 +7,17 @@ import sys
 
 from pyspark.sql import SparkSession
 
-from movierec.config import Settings
 
-
-def build_session(settings: Settings, app_name: str = "movierec", **conf: str) -> SparkSession:
+def build_session(
+    master: str = "local[*]", driver_memory: str = "2g", app_name: str = "movierec", **conf: str
+) -> SparkSession:
     # Executors must run the same interpreter as the driver (UDFs, foreachPartition export).
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = (
         SparkSession.builder.appName(app_name)
-        .master(settings.spark_master)
-        .config("spark.driver.memory", settings.spark_driver_memory)
+        .master(master)
+        .config("spark.driver.memory", driver_memory)
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "8")
         .config("spark.sql.session.timeZone", "UTC")

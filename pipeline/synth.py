@@ -111,7 +111,7 @@ def synthesize(
             stamps = rng.integers(825_000_000, 1_700_000_000, size=len(users))
             lines = [
                 f"{u + 1},{m + 1},{r:.1f},{t}\r\n"
-                for u, m, r, t in zip(users.tolist(), items.tolist(), stars.tolist(), stamps.tolist())
+                for u, m, r, t in zip(users.tolist(), items.tolist(), stars.tolist(), stamps.tolist(), strict=False)
             ]
             fh.writelines(lines)
             written += len(lines)

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from elasticsearch import AsyncElasticsearch, Elasticsearch, NotFoundError, helpers
 
+from movierec.modelcard import ModelCard, card_from_document
 from movierec.search.indices import IndexNames
-from movierec.search.ratings import LIVE_SOURCE, ModelCard, card_from_document, rating_id, refold_user
+from movierec.search.ratings import LIVE_SOURCE, rating_id, refold_user
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ import numpy as np
 from elasticsearch import AsyncElasticsearch, ConflictError, NotFoundError
 
 from movierec.errors import Conflict, NotFound, Unavailable
+from movierec.modelcard import ModelCard, card_from_document
 from movierec.search.consent import get_consent
 from movierec.search.foldin import fold_in_user
 from movierec.search.indices import WRITE_ATTEMPTS, IndexNames, ensure_index, replace_if_unchanged
@@ -35,15 +36,6 @@ class ModelUnavailable(Unavailable):
 
 class RatingConflict(Conflict):
     """Too many concurrent writers for one user; the rating was not stored."""
-
-
-@dataclass(frozen=True)
-class ModelCard:
-    version: str
-    implicit: bool
-    reg_param: float
-    alpha: float
-    gram: np.ndarray | None
 
 
 class ModelCache:
@@ -66,13 +58,6 @@ class ModelCache:
                 raise ModelUnavailable(f"model card {version} is missing from {names.models}") from None
             self._cards[key] = card_from_document(version, doc)
         return self._cards[key]
-
-
-def card_from_document(version: str, doc: dict) -> ModelCard:
-    """The fold-in's view of a model card stored in the models index."""
-    params = doc["params"]
-    gram = np.array(doc["item_gram"]) if doc.get("item_gram") else None
-    return ModelCard(version, params["implicit"], params["reg_param"], params["alpha"], gram)
 
 
 @dataclass
@@ -224,7 +209,9 @@ async def refold_user(
     raise RatingConflict(f"user {user_id} was updated concurrently {WRITE_ATTEMPTS} times; rating not stored")
 
 
-async def _fold_in(es, names, model: ModelCard, rated: list[dict]) -> list[float] | None:
+async def _fold_in(
+    es: AsyncElasticsearch, names: IndexNames, model: ModelCard, rated: list[dict]
+) -> list[float] | None:
     if not rated:
         return None
     ids = [str(r["movie_id"]) for r in rated]
@@ -248,7 +235,9 @@ async def _fold_in(es, names, model: ModelCard, rated: list[dict]) -> list[float
     return [float(x) for x in solved]
 
 
-def _user_document(previous: dict, user_id: int, rated: list[dict], vector, model_version: str) -> dict:
+def _user_document(
+    previous: dict, user_id: int, rated: list[dict], vector: list[float] | None, model_version: str
+) -> dict:
     values = [r["rating"] for r in rated]
     dates = [int(r["date"]) for r in rated if isinstance(r.get("date"), int | float)]
     doc = {

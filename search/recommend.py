@@ -54,7 +54,12 @@ async def for_movie(
 
 
 async def for_movies(
-    es: AsyncElasticsearch, names: IndexNames, seeds: list[ResolvedMovie], *, k: int = 10, flt=None
+    es: AsyncElasticsearch,
+    names: IndexNames,
+    seeds: list[ResolvedMovie],
+    *,
+    k: int = 10,
+    flt: queries.MovieFilter | None = None,
 ) -> list[dict]:
     """Several liked movies: the mean of their audience vectors."""
     vectors = [seed_vector(s, "audience") for s in seeds]

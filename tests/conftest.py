@@ -64,9 +64,7 @@ def settings(es_url, prefix, tmp_path, monkeypatch) -> Settings:
 def spark():
     from movierec.pipeline.spark import build_session
 
-    session = build_session(
-        Settings(SPARK_MASTER="local[2]"), app_name="movierec-tests", **{"spark.sql.shuffle.partitions": "2"}
-    )
+    session = build_session("local[2]", app_name="movierec-tests", **{"spark.sql.shuffle.partitions": "2"})
     yield session
     session.stop()
 
@@ -81,13 +79,14 @@ def shared_dataset(name: str) -> Path:
 @pytest.fixture(scope="session")
 def indexed(es, es_url, spark, tmp_path_factory):
     """The bundled ml-latest-small, run through the real pipeline into a session prefix (once)."""
-    from movierec.pipeline.run import RunOptions, run_pipeline
+    from movierec.pipeline.run import PipelineConfig, RunOptions, run_pipeline
 
     session_prefix = f"test-session-{uuid.uuid4().hex[:6]}-"
     settings = Settings(
         ES_URL=es_url, MOVIEREC_INDEX_PREFIX=session_prefix, MOVIEREC_RUNS_DIR=tmp_path_factory.mktemp("runs")
     )
-    report = run_pipeline(spark, settings, RunOptions(data=BUNDLED, evaluate=False), es, progress=lambda _: None)
+    config = PipelineConfig.of(settings)
+    report = run_pipeline(spark, config, RunOptions(data=BUNDLED, evaluate=False), es, progress=lambda _: None)
     assert report.published
     yield settings
     es.indices.delete(index=f"{session_prefix}*", ignore_unavailable=True, expand_wildcards="all")

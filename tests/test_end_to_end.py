@@ -3,7 +3,7 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from movierec.pipeline.run import RunOptions, run_pipeline
+from movierec.pipeline.run import PipelineConfig, RunOptions, run_pipeline
 from movierec.search import indices
 from tests.conftest import BUNDLED
 
@@ -11,7 +11,9 @@ pytestmark = [pytest.mark.es, pytest.mark.spark, pytest.mark.slow]
 
 
 def test_slice_of_bundled_data_to_recommendations_over_http(spark, es, settings):
-    report = run_pipeline(spark, settings, RunOptions(data=BUNDLED, max_users=150), es, progress=lambda _: None)
+    report = run_pipeline(
+        spark, PipelineConfig.of(settings), RunOptions(data=BUNDLED, max_users=150), es, progress=lambda _: None
+    )
     assert report.published
     assert [name for name, _, _ in report.stages] == [
         "load",
@@ -39,19 +41,27 @@ def test_slice_of_bundled_data_to_recommendations_over_http(spark, es, settings)
 
 def test_failed_documents_block_the_alias_switch(spark, es, settings):
     """A partial bulk failure: the run reports it and the serving version stays."""
-    from movierec.pipeline.run import ExportFailed, RunReport, _index
+    from movierec.pipeline.run import Documents, ExportFailed, RunReport, _Run, index_stage
 
     names = indices.IndexNames(settings.index_prefix)
     first = run_pipeline(
-        spark, settings, RunOptions(data=BUNDLED, max_users=20, evaluate=False), es, progress=lambda _: None
+        spark,
+        PipelineConfig.of(settings),
+        RunOptions(data=BUNDLED, max_users=20, evaluate=False),
+        es,
+        progress=lambda _: None,
     )
     movies = spark.createDataFrame([("1", 1, "Ok"), ("2", 2, "Bad")], "_id string, movie_id int, title string")
     # The strict mapping rejects an unknown field: one document of two fails.
     bad = movies.selectExpr("_id", "movie_id", "title", "CASE WHEN movie_id = 2 THEN 'x' END AS not_in_mapping")
     empty = spark.createDataFrame([], "_id string, user_id int")
-    report = RunReport(version=indices.new_version())
+    docs = Documents(bad, empty, empty.withColumnRenamed("user_id", "rating"), 2, 0)
+    config = PipelineConfig.of(settings)
+    version = indices.new_version()
+    run = _Run(spark, config, RunOptions(data=BUNDLED), es, print, RunReport(version), names, config.runs_dir / version)
     with pytest.raises(ExportFailed, match=r"failed documents \{'movies': 1\}; aliases not switched"):
-        _index(es, settings, names, report, bad, empty, empty.withColumnRenamed("user_id", "rating"), 8, {}, [])
+        index_stage(run, docs, {"params": {"rank": 8}})
+    assert not run.report.published
     assert indices.serving_version(es, names) == first.version
 
 
@@ -62,7 +72,7 @@ def test_api_ratings_and_deletions_survive_retraining_and_rollback(spark, es, se
 
     names = indices.IndexNames(settings.index_prefix)
     options = RunOptions(data=BUNDLED, max_users=20, evaluate=False)
-    first = run_pipeline(spark, settings, options, es, progress=lambda _: None)
+    first = run_pipeline(spark, PipelineConfig.of(settings), options, es, progress=lambda _: None)
     api_only_user, late_user = 990_001, 990_002
 
     with TestClient(create_app()) as client:
@@ -80,7 +90,7 @@ def test_api_ratings_and_deletions_survive_retraining_and_rollback(spark, es, se
                 assert resp.status_code == 200, resp.text
                 assert client.delete("/users/1/ratings/6").status_code == 200
 
-        second = run_pipeline(spark, settings, options, es, progress=rate_while_indexing)
+        second = run_pipeline(spark, PipelineConfig.of(settings), options, es, progress=rate_while_indexing)
         assert indices.serving_version(es, names) == second.version != first.version
         assert second.cleaning.counts["live ratings carried over"] == 3
         assert second.cleaning.counts["file ratings replaced by a later live rating"] == 1

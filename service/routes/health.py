@@ -12,7 +12,7 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})
-async def health(es: EsDep, names: NamesDep):
+async def health(es: EsDep, names: NamesDep) -> Health | JSONResponse:
     """ES reachable, aliases present, serving model version and index counts; 503 otherwise."""
     try:
         cluster = await es.cluster.health()

@@ -15,7 +15,8 @@ def write(path, text, encoding="utf-8", newline="\n"):
 def test_csv_layout_with_crlf_quotes_and_utf8(spark, tmp_path):
     write(
         tmp_path / "movies.csv",
-        'movieId,title,genres\n1,"Matrix, The (1999)",Action|Sci-Fi\n2,"Amélie (Fabuleux destin d\'Amélie Poulain, Le) (2001)",Comedy\n'
+        'movieId,title,genres\n1,"Matrix, The (1999)",Action|Sci-Fi\n'
+        '2,"Amélie (Fabuleux destin d\'Amélie Poulain, Le) (2001)",Comedy\n'
         '3,"""Great Performances"" Cats (1998)",Musical\n',
         newline="\r\n",
     )

@@ -20,8 +20,12 @@ def test_implicit_fold_in_matches_the_normal_equations():
     ratings = np.array([5.0, 3.0, 4.0])
     alpha, lam = 2.0, 0.1
     y = all_items[rated]
-    a = all_items.T @ all_items + sum(alpha * r * np.outer(v, v) for v, r in zip(y, ratings)) + lam * 3 * np.eye(3)
-    b = sum((1 + alpha * r) * v for v, r in zip(y, ratings))
+    a = (
+        all_items.T @ all_items
+        + sum(alpha * r * np.outer(v, v) for v, r in zip(y, ratings, strict=False))
+        + lam * 3 * np.eye(3)
+    )
+    b = sum((1 + alpha * r) * v for v, r in zip(y, ratings, strict=False))
     got = fold_in_user(y, ratings, reg_param=lam, implicit=True, alpha=alpha, gram=item_gram(all_items))
     assert np.allclose(got, np.linalg.solve(a, b))
 
