@@ -6,7 +6,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from elasticsearch import AsyncElasticsearch
 from fastapi import FastAPI
 
 from movierec.config import get_settings
@@ -20,7 +19,8 @@ log = logging.getLogger(__name__)
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
-    app.state.es = AsyncElasticsearch(
+    client_class = metrics.instrumented_client(app.state.metrics)
+    app.state.es = client_class(
         settings.es_url,
         request_timeout=settings.es_timeout_s,
         max_retries=1,

@@ -1,50 +1,141 @@
-"""Request counts and latency histograms in the Prometheus text format (per process)."""
+"""Prometheus metrics that are right with several uvicorn workers.
+
+`prometheus_client` in multiprocess mode: every worker writes its samples to memory-mapped files in
+one folder, and a scrape of any worker aggregates the files of all of them, so every scrape counts
+every request. Workers started by one uvicorn supervisor share the folder
+`<tmp>/movierec-metrics-<supervisor pid>` (or `PROMETHEUS_MULTIPROC_DIR` when the deployment sets
+it); a process that runs the app alone (tests, `--workers 1`) uses an in-process registry.
+
+The folder must be chosen before `prometheus_client` is imported, hence the order in this module.
+"""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import tempfile
 import time
-from bisect import bisect_left
-from collections import defaultdict
+from pathlib import Path
 
-from fastapi import FastAPI
-from fastapi.responses import PlainTextResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+def _multiprocess_dir() -> str | None:
+    explicit = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if explicit:
+        return explicit
+    if multiprocessing.parent_process() is None:
+        return None  # one process: nothing to aggregate
+    folder = Path(tempfile.gettempdir()) / f"movierec-metrics-{os.getppid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    return str(folder)
+
+
+MULTIPROC_DIR = _multiprocess_dir()
+
+from typing import Any  # noqa: E402
+
+from elasticsearch import ApiError, AsyncElasticsearch  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
+from fastapi.responses import Response  # noqa: E402
+from prometheus_client import (  # noqa: E402
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from starlette.types import ASGIApp, Message, Receive, Scope, Send  # noqa: E402
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
 class Metrics:
+    """One set of metric objects per app (a registry each, so several apps in one test process
+    do not collide; in multiprocess mode the samples go to the shared files regardless)."""
+
     def __init__(self) -> None:
-        self.requests: dict[tuple[str, str, int], int] = defaultdict(int)
-        self.buckets: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * (len(BUCKETS) + 1))
-        self.sums: dict[tuple[str, str], float] = defaultdict(float)
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "movierec_http_requests",
+            "HTTP requests by method, route and status.",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "movierec_http_request_duration_seconds",
+            "Request latency by method and route.",
+            ["method", "route"],
+            buckets=BUCKETS,
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "movierec_http_requests_in_flight", "Requests being served.", registry=r, multiprocess_mode="livesum"
+        )
+        self.es_latency = Histogram(
+            "movierec_es_request_duration_seconds",
+            "Elasticsearch calls by API (endpoint id) and outcome.",
+            ["operation", "outcome"],
+            buckets=BUCKETS,
+            registry=r,
+        )
+        self.foldins = Counter(
+            "movierec_foldins", "Users refolded after a rating write, by outcome.", ["outcome"], registry=r
+        )
+        self.write_conflicts = Counter(
+            "movierec_write_conflicts", "Optimistic-concurrency conflicts retried on writes.", ["document"], registry=r
+        )
+        # Multiprocess mode has no Info metric: a gauge labelled with the version, 1 while it serves.
+        self.model_version = Gauge(
+            "movierec_model_version",
+            "The serving model version (value 1).",
+            ["version"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self._version: str | None = None
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests[(method, route, status)] += 1
-        self.buckets[(method, route)][bisect_left(BUCKETS, seconds)] += 1
-        self.sums[(method, route)] += seconds
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
 
-    def render(self) -> str:
-        lines = [
-            "# HELP movierec_http_requests_total HTTP requests by method, route and status.",
-            "# TYPE movierec_http_requests_total counter",
-        ]
-        for (method, route, status), count in sorted(self.requests.items()):
-            lines.append(f'movierec_http_requests_total{{method="{method}",route="{route}",status="{status}"}} {count}')
-        lines += [
-            "# HELP movierec_http_request_duration_seconds Request latency by method and route.",
-            "# TYPE movierec_http_request_duration_seconds histogram",
-        ]
-        for (method, route), counts in sorted(self.buckets.items()):
-            labels = f'method="{method}",route="{route}"'
-            cumulative = 0
-            for bound, count in zip((*BUCKETS, float("inf")), counts, strict=True):
-                cumulative += count
-                le = "+Inf" if bound == float("inf") else repr(bound)
-                lines.append(f'movierec_http_request_duration_seconds_bucket{{{labels},le="{le}"}} {cumulative}')
-            lines.append(f"movierec_http_request_duration_seconds_sum{{{labels}}} {self.sums[(method, route)]:.6f}")
-            lines.append(f"movierec_http_request_duration_seconds_count{{{labels}}} {cumulative}")
-        return "\n".join(lines) + "\n"
+    def serving(self, version: str) -> None:
+        if version != self._version:
+            if self._version is not None:
+                self.model_version.labels(self._version).set(0)
+            self.model_version.labels(version).set(1)
+            self._version = version
+
+    def render(self) -> bytes:
+        if MULTIPROC_DIR:
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry)
+        return generate_latest(self.registry)
+
+
+def instrumented_client(metrics: Metrics) -> type[AsyncElasticsearch]:
+    """An AsyncElasticsearch whose every API call is timed by operation (the client's endpoint id,
+    e.g. `search`, `get`, `index`). `es.options(...)` copies keep the class, so they are timed too."""
+
+    class InstrumentedAsyncElasticsearch(AsyncElasticsearch):
+        async def perform_request(self, method: str, path: str, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            outcome = "error"
+            try:
+                response = await super().perform_request(method, path, **kwargs)
+                outcome = "ok"
+                return response
+            except ApiError as exc:
+                outcome = str(exc.meta.status)
+                raise
+            finally:
+                operation = kwargs.get("endpoint_id") or "other"
+                metrics.es_latency.labels(operation, outcome).observe(time.perf_counter() - started)
+
+    return InstrumentedAsyncElasticsearch
 
 
 class MetricsMiddleware:
@@ -67,20 +158,24 @@ class MetricsMiddleware:
                 status = message["status"]
             await send(message)
 
+        self.metrics.in_flight.inc()
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
+            self.metrics.in_flight.dec()
             # The route template, not the raw path, so ids do not explode the label set.
             route = getattr(scope.get("route"), "path", "unmatched")
             self.metrics.observe(scope["method"], route, status, time.perf_counter() - started)
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI) -> Metrics:
     metrics = Metrics()
     app.state.metrics = metrics
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
-    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
-    async def prometheus() -> PlainTextResponse:
-        """Request counts and latency histograms (Prometheus text format, this worker process)."""
-        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    async def prometheus() -> Response:
+        """Prometheus text format, aggregated over every worker process of this server."""
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    return metrics

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from elasticsearch import ApiError, TransportError
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from movierec.search.indices import VERSIONED_KINDS
@@ -12,7 +12,7 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})
-async def health(es: EsDep, names: NamesDep) -> Health | JSONResponse:
+async def health(request: Request, es: EsDep, names: NamesDep) -> Health | JSONResponse:
     """ES reachable, aliases present, serving model version and index counts; 503 otherwise."""
     try:
         cluster = await es.cluster.health()
@@ -31,6 +31,8 @@ async def health(es: EsDep, names: NamesDep) -> Health | JSONResponse:
         model_version = next(iter(aliased)).removeprefix(names.concrete("movies", ""))
     except ApiError:
         pass
+    if model_version:
+        request.app.state.metrics.serving(model_version)
     ok = len(counts) == len(VERSIONED_KINDS)
     body = Health(
         status="ok" if ok else "no data indexed",

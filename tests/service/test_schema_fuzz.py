@@ -58,12 +58,16 @@ def api_url(indexed, fuzz_prefix):
         env=env,
     )
     url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
+    deadline = time.monotonic() + 120  # generous: start-up is slow on a loaded 2-core machine
+    while True:
+        assert proc.poll() is None, "the API process exited during start-up"
         try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
                 break
         except httpx.HTTPError:
-            time.sleep(0.2)
+            pass
+        assert time.monotonic() < deadline, "the API did not become healthy within 120 s"
+        time.sleep(0.2)
     yield url
     proc.terminate()
     proc.wait(timeout=20)

@@ -1,5 +1,6 @@
 import asyncio
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -299,7 +300,11 @@ def test_metrics_exposes_counts_and_latency(api):
     api.get("/movies/search", params={"q": "heat"})
     text = api.get("/metrics").text
     assert 'movierec_http_requests_total{method="GET",route="/movies/search",status="200"}' in text
-    assert 'movierec_http_request_duration_seconds_bucket{method="GET",route="/movies/search",le="+Inf"}' in text
+    assert 'movierec_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/movies/search"}' in text
+    assert 'movierec_es_request_duration_seconds_count{operation="search",outcome="ok"}' in text
+    assert "movierec_http_requests_in_flight 1.0" in text  # the scrape itself
+    api.get("/health")
+    assert re.search(r'movierec_model_version\{version="v[^"]+"\} 1.0', api.get("/metrics").text)
 
 
 def test_writes_before_any_model_is_indexed_are_503_with_a_reason(settings):
