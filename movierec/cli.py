@@ -87,19 +87,22 @@ def es_status() -> None:
 
 
 def _es_client() -> Elasticsearch:
-    from elasticsearch import Elasticsearch
+    from movierec.search.client import sync_client
 
-    settings = get_settings()
-    return Elasticsearch(settings.es_url, request_timeout=60)
+    return sync_client(get_settings().es_connection(request_timeout=60))
 
 
 def _require_es(es: Elasticsearch) -> None:
-    from elasticsearch import ConnectionError as EsConnectionError
+    from elasticsearch import ApiError, TransportError
 
+    from movierec.search.client import explain
+
+    conn = get_settings().es_connection()
     try:
         es.cluster.health()
-    except EsConnectionError:
-        _fail(f"Elasticsearch is not reachable at {get_settings().es_url}: start it with `movierec es up`")
+    except (ApiError, TransportError) as exc:
+        hint = ": start it with `movierec es up`" if conn.url.startswith("http://127.0.0.1") else ""
+        _fail(explain(exc, conn) + hint)
 
 
 @pipeline_app.command("run")
@@ -113,16 +116,32 @@ def pipeline_run(
     tune: Annotated[bool, typer.Option(help="grid-search rank/regParam/alpha on the training split")] = False,
     max_users: Annotated[int | None, typer.Option(help="only the first N users (quick runs)")] = None,
     index: Annotated[bool, typer.Option(help="write to Elasticsearch and switch aliases")] = True,
+    allow_shrink: Annotated[
+        bool, typer.Option(help="publish even with under half the serving version's users/ratings/movies")
+    ] = False,
+    force: Annotated[bool, typer.Option(help="publish even if the model ranks below the popularity baseline")] = False,
 ) -> None:
     """Load, clean, engineer features, train ALS, evaluate, export and index."""
+    import tempfile
+
+    from movierec.pipeline.download import unpack_dataset_zip
     from movierec.pipeline.load import DatasetError
-    from movierec.pipeline.run import ExportFailed, PipelineConfig, RunOptions, run_pipeline
+    from movierec.pipeline.run import ExportFailed, NotPublished, PipelineConfig, RunOptions, run_pipeline
     from movierec.pipeline.spark import build_session
 
     settings = get_settings()
     folder = data or settings.bundled_dataset
-    if not folder.is_dir():
-        _fail(f"data folder {folder} does not exist")
+    source = None
+    if folder.is_file() and folder.suffix.lower() == ".zip":
+        source = str(folder.resolve())
+        try:
+            folder = unpack_dataset_zip(folder, Path(tempfile.mkdtemp(prefix="movierec-data-")) / "unpacked")
+        except DatasetError as exc:
+            _fail(str(exc))
+    elif folder.is_file():
+        _fail(f"--data {folder} is a file: give a MovieLens folder, or a .zip of one")
+    elif not folder.is_dir():
+        _fail(f"--data {folder}: no such folder")
     es = _es_client() if index else None
     if es is not None:
         _require_es(es)
@@ -136,13 +155,16 @@ def pipeline_run(
         tune=tune,
         max_users=max_users,
         index=index,
+        allow_shrink=allow_shrink,
+        force=force,
+        source=source,
     )
     spark = build_session(settings.spark_master, settings.spark_driver_memory)
     try:
         report = run_pipeline(spark, PipelineConfig.of(settings), options, es)
     except DatasetError as exc:
         _fail(str(exc))
-    except ExportFailed as exc:
+    except (ExportFailed, NotPublished) as exc:
         _fail(str(exc))
     finally:
         spark.stop()
@@ -241,7 +263,12 @@ def index_rollback() -> None:
     typer.echo(f"serving version {version}")
     if left:
         kept = carryover.carry_over(
-            es, settings.es_url, names, from_version=left, to_version=version, consent_default=settings.consent_default
+            es,
+            settings.es_connection(),
+            names,
+            from_version=left,
+            to_version=version,
+            consent_default=settings.consent_default,
         )
         refolded = "refolded" if kept.refolded else "not refolded (no model card)"
         typer.echo(f"API ratings kept: {kept.found} found in {left}; {len(kept.users)} users updated, {refolded}")
@@ -287,7 +314,7 @@ def serve(
 def demo(port: int = 8000, max_users: Annotated[int | None, typer.Option()] = None) -> None:
     """es up + pipeline run on the bundled data + serve."""
     settings = get_settings()
-    typer.echo(f"[1/3] Elasticsearch at {settings.es_url}")
+    typer.echo(f"[1/3] Elasticsearch at {settings.es_connection().describe()}")
     es_up()
     typer.echo("[2/3] pipeline on the bundled ml-latest-small")
     pipeline_run(data=None, evaluate=False, max_users=max_users)

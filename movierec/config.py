@@ -7,10 +7,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from platformdirs import user_data_path
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from movierec import resources
+from movierec.connection import EsConnection
 
 
 def default_home() -> Path:
@@ -27,8 +28,16 @@ def default_home() -> Path:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
+    # One or several comma-separated node URLs; the clients spread requests and fail over between them.
     es_url: str = Field("http://127.0.0.1:9200", alias="ES_URL")
     es_timeout_s: float = Field(5.0, alias="ES_TIMEOUT_S")
+    es_max_retries: int = Field(3, ge=0, le=10, alias="ES_MAX_RETRIES")
+    es_cloud_id: str | None = Field(None, alias="ES_CLOUD_ID")
+    es_api_key: SecretStr | None = Field(None, alias="ES_API_KEY")  # encoded, or "id:key"
+    es_username: str | None = Field(None, alias="ES_USERNAME")
+    es_password: SecretStr | None = Field(None, alias="ES_PASSWORD")
+    es_ca_certs: Path | None = Field(None, alias="ES_CA_CERTS")
+    es_verify_certs: bool = Field(True, alias="ES_VERIFY_CERTS")
     # Per API worker; requests beyond it wait for a free connection (the client's default is 10).
     es_connections: int = Field(32, ge=1, alias="ES_CONNECTIONS")
     spark_master: str = Field("local[*]", alias="SPARK_MASTER")
@@ -37,6 +46,8 @@ class Settings(BaseSettings):
     # Downloaded datasets (`movierec data download`); the bundled sample ships in the package.
     data_dir: Path = Field(default_factory=lambda: default_home() / "data", alias="MOVIEREC_DATA_DIR")
     runs_dir: Path = Field(default_factory=lambda: default_home() / "runs", alias="MOVIEREC_RUNS_DIR")
+    # Run folders kept (model card, rejected rows with their line numbers, checkpoints); older ones go.
+    runs_retention: int = Field(5, ge=1, le=1000, alias="MOVIEREC_RUNS_RETENTION")
     api_key: str | None = Field(None, alias="MOVIEREC_API_KEY")
     # true: no taste profile for a user until they consent (opt-in); false: until they object (opt-out).
     consent_required: bool = Field(False, alias="MOVIEREC_CONSENT_REQUIRED")
@@ -46,6 +57,24 @@ class Settings(BaseSettings):
     es_home: Path = Field(default_factory=lambda: default_home() / "es", alias="MOVIEREC_ES_HOME")
     es_heap: str = Field("1g", alias="MOVIEREC_ES_HEAP")
     es_user: str = Field("movierec-es", alias="MOVIEREC_ES_USER")
+
+    def es_connection(self, *, request_timeout: float | None = None) -> EsConnection:
+        """How to reach Elasticsearch (raises BadInput naming the setting that is wrong)."""
+
+        def secret(value: SecretStr | None) -> str | None:
+            return value.get_secret_value() or None if value is not None else None
+
+        return EsConnection.parse(
+            self.es_url if not self.es_cloud_id else "",
+            cloud_id=self.es_cloud_id or None,
+            api_key=secret(self.es_api_key),
+            username=self.es_username or None,
+            password=secret(self.es_password),
+            ca_certs=str(self.es_ca_certs) if self.es_ca_certs else None,
+            verify_certs=self.es_verify_certs,
+            request_timeout=request_timeout or self.es_timeout_s,
+            max_retries=self.es_max_retries,
+        )
 
     @property
     def consent_default(self) -> bool:

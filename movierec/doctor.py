@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from movierec.config import Settings
+from movierec.connection import mask
+from movierec.errors import BadInput
 from movierec.esnode import EsNodeError, find_jdk, java_major
 
 SPARK_MIN_JAVA = 17
@@ -47,4 +49,19 @@ def run_checks(settings: Settings, echo: Callable[[str], object]) -> int:
     else:
         problems += 1
         echo("FAIL  Maven (mvn) is needed once to fetch the Elasticsearch server build: apt-get install maven")
+    try:
+        echo(f"ok    Elasticsearch connection: {settings.es_connection().describe()}")
+    except BadInput as exc:
+        problems += 1
+        echo(f"FAIL  {exc}")
+    secrets = {"ES_API_KEY": settings.es_api_key, "ES_PASSWORD": settings.es_password}
+    secrets["MOVIEREC_API_KEY"] = settings.api_key
+    shown = ", ".join(f"{name}={mask(_plain(value))}" for name, value in secrets.items())
+    echo(f"ok    secrets: {shown}")
     return problems
+
+
+def _plain(value: object) -> str | None:
+    if value is None:
+        return None
+    return value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)

@@ -47,8 +47,24 @@ class CleaningReport:
         return [f"{rule}: {count}" for rule, count in sorted(self.counts.items())]
 
 
-def _source_line(df: DataFrame) -> F.Column:
-    return F.concat_ws(",", *[F.coalesce(F.col(c).cast("string"), F.lit("")) for c in df.columns])
+ORIGIN = ("_file", "_pid", "_mid", "_raw", "_extra")
+REJECTED_COLUMNS = ("source", "reason", "line", "_file", "_pid", "_mid")
+
+
+def _with_origin(raw: DataFrame, source: str) -> DataFrame:
+    """Rows read by `load` carry their file, position and raw line; rows made otherwise (tests,
+    other readers) get their fields joined as the line and no position."""
+    if "_raw" in raw.columns:
+        return raw
+    line = F.concat_ws(",", *[F.coalesce(F.col(c).cast("string"), F.lit("")) for c in raw.columns])
+    return raw.select(
+        "*",
+        F.lit(source).alias("_file"),
+        F.lit(None).cast("int").alias("_pid"),
+        F.lit(None).cast("long").alias("_mid"),
+        line.alias("_raw"),
+        F.lit(None).cast("string").alias("_extra"),
+    )
 
 
 def _int(col: str) -> F.Column:
@@ -58,16 +74,21 @@ def _int(col: str) -> F.Column:
 def clean_ratings(raw: DataFrame, report: CleaningReport | None = None) -> tuple[DataFrame, DataFrame]:
     """-> (ratings[userId, movieId, rating, timestamp], rejected[source, reason, line])."""
     report = report if report is not None else CleaningReport()
+    raw = _with_origin(raw, "ratings")
     typed = raw.select(
-        _source_line(raw).alias("line"),
+        *ORIGIN,
+        F.col("_raw").alias("line"),
         _int("userId").alias("userId"),
         _int("movieId").alias("movieId"),
         F.expr("try_cast(trim(rating) AS DOUBLE)").alias("rating"),
         F.expr("try_cast(trim(timestamp) AS LONG)").alias("timestamp"),
     )
     reason = (
-        F.when(F.col("userId").isNull(), "userId missing or not an integer")
+        F.when(F.col("_extra").isNotNull(), "extra fields after the expected columns")
+        .when(F.col("userId").isNull(), "userId missing or not an integer")
+        .when(F.col("userId") <= 0, "userId not positive")
         .when(F.col("movieId").isNull(), "movieId missing or not an integer")
+        .when(F.col("movieId") <= 0, "movieId not positive")
         .when(F.col("rating").isNull(), "rating missing or not a number")
         .when(
             (F.col("rating") < RATING_MIN) | (F.col("rating") > RATING_MAX),
@@ -81,12 +102,16 @@ def clean_ratings(raw: DataFrame, report: CleaningReport | None = None) -> tuple
     # A (user, movie) pair rated twice keeps the latest rating; the older ones are rejected.
     latest_first = Window.partitionBy("userId", "movieId").orderBy(F.col("timestamp").desc(), F.col("rating").desc())
     ranked = good.withColumn("_n", F.row_number().over(latest_first))
-    dupes = ranked.where("_n > 1").select("line", F.lit("duplicate (userId, movieId): older rating").alias("reason"))
+    dupes = ranked.where("_n > 1").select(
+        "line", F.lit("duplicate (userId, movieId): older rating").alias("reason"), "_file", "_pid", "_mid"
+    )
     ratings = ranked.where("_n = 1").select("userId", "movieId", "rating", "timestamp")
-    rejected = bad.select("line", "reason").unionByName(dupes).withColumn("source", F.lit("ratings"))
+    rejected = (
+        bad.select("line", "reason", "_file", "_pid", "_mid").unionByName(dupes).withColumn("source", F.lit("ratings"))
+    )
     for row in rejected.groupBy("reason").count().collect():
         report.add(f"ratings rejected: {row['reason']}", row["count"])
-    return ratings, rejected.select("source", "reason", "line")
+    return ratings, rejected.select(*REJECTED_COLUMNS)
 
 
 def clean_movies(
@@ -94,22 +119,29 @@ def clean_movies(
 ) -> tuple[DataFrame, DataFrame]:
     """-> (movies[movieId, title, original_title, alt_titles, year, genres, imdb_id, tmdb_id], rejected)."""
     report = report if report is not None else CleaningReport()
+    raw = _with_origin(raw, "movies")
     typed = raw.select(
-        _source_line(raw).alias("line"),
+        *ORIGIN,
+        F.col("_raw").alias("line"),
         _int("movieId").alias("movieId"),
         F.trim(F.col("title")).alias("raw_title"),
         F.trim(F.col("genres")).alias("raw_genres"),
     )
-    reason = F.when(F.col("movieId").isNull(), "movieId missing or not an integer").when(
-        F.coalesce(F.length("raw_title"), F.lit(0)) == 0, "title missing"
+    reason = (
+        F.when(F.col("_extra").isNotNull(), "extra fields after the expected columns")
+        .when(F.col("movieId").isNull(), "movieId missing or not an integer")
+        .when(F.col("movieId") <= 0, "movieId not positive")
+        .when(F.coalesce(F.length("raw_title"), F.lit(0)) == 0, "title missing")
     )
     flagged = typed.withColumn("reason", reason).cache()
     by_id = Window.partitionBy("movieId").orderBy("raw_title")
     good = flagged.where(F.col("reason").isNull()).withColumn("_n", F.row_number().over(by_id))
     rejected = (
         flagged.where(F.col("reason").isNotNull())
-        .select("line", "reason")
-        .unionByName(good.where("_n > 1").select("line", F.lit("duplicate movieId").alias("reason")))
+        .select("line", "reason", "_file", "_pid", "_mid")
+        .unionByName(
+            good.where("_n > 1").select("line", F.lit("duplicate movieId").alias("reason"), "_file", "_pid", "_mid")
+        )
         .withColumn("source", F.lit("movies"))
     )
     parsed = good.where("_n = 1").withColumn("parsed", _parse_title_udf("raw_title"))
@@ -153,7 +185,7 @@ def clean_movies(
     report.add("movies sharing title and year with another id (kept)", dup_titles or 0)
     for row in rejected.groupBy("reason").count().collect():
         report.add(f"movies rejected: {row['reason']}", row["count"])
-    return movies, rejected.select("source", "reason", "line")
+    return movies, rejected.select(*REJECTED_COLUMNS)
 
 
 def drop_unknown_movies(ratings: DataFrame, movies: DataFrame, report: CleaningReport) -> DataFrame:

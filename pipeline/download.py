@@ -133,3 +133,21 @@ def _unpack(zip_path: Path, staging: Path) -> None:
             if member.startswith("/") or ".." in Path(member).parts:
                 raise DownloadError(f"{zip_path.name}: unsafe member path {member!r}")
         archive.extractall(staging)
+
+
+def unpack_dataset_zip(zip_path: Path, into: Path) -> Path:
+    """A MovieLens zip as downloaded from GroupLens (`--data ml-latest-small.zip`), unpacked under
+    `into`: -> the folder inside it that holds the dataset."""
+    try:
+        _unpack(zip_path, into)
+    except zipfile.BadZipFile as exc:
+        raise DatasetError(f"{zip_path}: not a readable zip file ({exc})") from None
+    except DownloadError as exc:
+        raise DatasetError(str(exc)) from None
+    for folder in sorted({into, *(p.parent for p in into.rglob("*") if p.is_file())}, key=lambda p: len(p.parts)):
+        try:
+            detect_layout(folder)
+        except DatasetError:
+            continue
+        return folder
+    raise DatasetError(f"{zip_path}: no MovieLens dataset inside (ratings.csv + movies.csv, .dat or ml-100k files)")

@@ -16,6 +16,7 @@ from typing import Any
 from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
+from movierec.connection import EsConnection
 from movierec.search.text import normalize, strip_article, title_variants
 
 log = logging.getLogger(__name__)
@@ -116,12 +117,14 @@ def rating_documents(ratings: DataFrame, movies: DataFrame) -> DataFrame:
 
 
 def _partition_writer(
-    es_url: str, index: str, chunk_size: int, timeout: float, written: Any
+    conn: EsConnection, index: str, chunk_size: int, timeout: float, written: Any
 ) -> Callable[[Iterable[Row]], None]:
+    # Runs in the executors: `conn` travels inside this closure (never in the Spark conf or the
+    # environment, which the Spark UI shows).
     def write(rows: Iterable[Row]) -> None:
         from elasticsearch import Elasticsearch, helpers
 
-        client = Elasticsearch(es_url, request_timeout=timeout, retry_on_timeout=True, max_retries=3)
+        client = Elasticsearch(**conn.client_kwargs(request_timeout=timeout))
         ok = failed = 0
         errors: list[str] = []
 
@@ -170,7 +173,7 @@ def _polling(tick: Callable[[], None], every_s: float = 1.0):
 
 def bulk_write(
     docs: DataFrame,
-    es_url: str,
+    conn: EsConnection,
     index: str,
     *,
     chunk_size: int = 2000,
@@ -180,7 +183,7 @@ def bulk_write(
 ) -> BulkResult:
     result = BulkResult(index)
     written = docs.sparkSession.sparkContext.accumulator(0)
-    writer = _partition_writer(es_url, index, chunk_size, timeout, written)
+    writer = _partition_writer(conn, index, chunk_size, timeout, written)
     with _polling(lambda: progress(written.value, total) if progress else None):
         outcomes = docs.rdd.mapPartitions(writer).collect()
     for ok, failed, errors in outcomes:

@@ -18,13 +18,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
-from elasticsearch import Elasticsearch
+from elasticsearch import Elasticsearch, NotFoundError
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
+from movierec.connection import EsConnection
 from movierec.errors import Failed
 from movierec.modelcard import card_from_document
 from movierec.pipeline import als, clean, consent, evaluate, export, features, tune
-from movierec.pipeline.load import RawData, load_movielens
+from movierec.pipeline.load import DatasetError, RawData, load_movielens
 from movierec.search import carryover, indices
 from movierec.search.foldin import item_gram
 
@@ -40,20 +42,22 @@ T = TypeVar("T")
 class PipelineConfig:
     """What the pipeline needs to know about where it runs; plain values."""
 
-    es_url: str
+    es: EsConnection
     runs_dir: Path
     index_prefix: str = "movierec-"
     consent_default: bool = True
     spark_master: str = "local[*]"
+    runs_retention: int = 5  # run folders kept (with their rejected rows and checkpoints)
 
     @classmethod
     def of(cls, source: Any) -> PipelineConfig:
         return cls(
-            es_url=source.es_url,
+            es=source.es_connection(request_timeout=60),
             runs_dir=Path(source.runs_dir),
             index_prefix=source.index_prefix,
             consent_default=source.consent_default,
             spark_master=source.spark_master,
+            runs_retention=source.runs_retention,
         )
 
 
@@ -63,8 +67,11 @@ class RunOptions:
     params: als.AlsParams = field(default_factory=als.AlsParams)
     evaluate: bool = True
     tune: bool = False  # grid-search both models on the training split first
-    max_users: int | None = None  # a slice of the data, for quick runs and tests
+    max_users: int | None = None  # a slice of the data, for quick runs and tests (implies allow_shrink)
     index: bool = True
+    allow_shrink: bool = False  # publish even with under half the serving version's users/ratings/movies
+    force: bool = False  # publish even when the model ranks worse than the popularity baseline
+    source: str | None = None  # what the user named (a zip), when `data` is where it was unpacked
     bar: BarFactory | None = None  # progress per index
 
 
@@ -89,6 +96,15 @@ class RunReport:
 
 class ExportFailed(Failed):
     """Some documents were refused by Elasticsearch; the aliases were not switched."""
+
+
+class NotPublished(Failed):
+    """A guard refused to publish this version; the serving version is unchanged."""
+
+
+# A new version from the same source as the serving one with under this fraction of its users,
+# ratings or movies is refused: a truncated or wrong file, not a smaller catalogue.
+SHRINK_FLOOR = 0.5
 
 
 # ---- stage results ---------------------------------------------------------------------------
@@ -120,6 +136,14 @@ class Cleaned:
     def detail(self) -> str:
         c = self.counts
         return f"{c['movies']} movies, {c['ratings']} ratings, {c['rejected']} rejected"
+
+
+@dataclass
+class Guarded:
+    note: str
+
+    def detail(self) -> str:
+        return self.note
 
 
 @dataclass
@@ -212,6 +236,10 @@ class _Run:
     run_dir: Path
 
     @property
+    def source(self) -> str:
+        return self.options.source or str(self.options.data)
+
+    @property
     def indexing(self) -> bool:
         return self.es is not None and self.options.index
 
@@ -236,6 +264,7 @@ def run_pipeline(
     progress: Progress = print,
 ) -> RunReport:
     report = RunReport(version=indices.new_version())
+    prune_runs(config.runs_dir, keep=config.runs_retention - 1)
     run_dir = config.runs_dir / report.version
     run_dir.mkdir(parents=True, exist_ok=True)
     spark.sparkContext.setCheckpointDir(str(run_dir / "checkpoints"))
@@ -244,6 +273,8 @@ def run_pipeline(
     loaded = run.stage("load", load_stage)
     cleaned = run.stage("clean", clean_stage, loaded)
     feats = run.stage("features", features_stage, cleaned)
+    if run.indexing and loaded.previous:
+        run.stage("guards", guard_stage, loaded)
     params, explicit = options.params, als.EXPLICIT_DEFAULTS
     if options.evaluate or options.tune:
         train, test = evaluate.random_split(cleaned.ratings)
@@ -273,8 +304,6 @@ def load_stage(run: _Run) -> Loaded:
     live = carryover.fetch_live_ratings(run.es, run.names.concrete("ratings", previous)) if previous else []
     deletions = carryover.fetch_deletions(run.es, run.names) if run.indexing else []
     consents = carryover.fetch_consents(run.es, run.names) if run.indexing else []
-    if live or deletions:
-        (run.run_dir / "live_ratings.json").write_text(json.dumps({"ratings": live, "deletions": deletions}))
     return Loaded(run.options.data, raw, previous, live, deletions, consents, live_since)
 
 
@@ -282,6 +311,13 @@ def clean_stage(run: _Run, loaded: Loaded) -> Cleaned:
     report, spark = run.report, run.spark
     movies, rejected_movies = clean.clean_movies(loaded.raw.movies, loaded.raw.links, report.cleaning)
     ratings, rejected_ratings = clean.clean_ratings(loaded.raw.ratings, report.cleaning)
+    ratings = ratings.cache()
+    if ratings.isEmpty():  # before the API's ratings join: they cannot stand in for the data set
+        rejected = _write_rejected(run, loaded, rejected_movies.unionByName(rejected_ratings))
+        raise DatasetError(
+            f"{run.source}: the ratings file yields no ratings after cleaning ({rejected} rows rejected; "
+            f"their reasons are in {run.run_dir / 'rejected'})"
+        )
     if run.options.max_users:
         keep = ratings.select("userId").distinct().orderBy("userId").limit(run.options.max_users)
         ratings = ratings.join(keep, "userId", "left_semi")
@@ -296,13 +332,68 @@ def clean_stage(run: _Run, loaded: Loaded) -> Cleaned:
             ratings, spark.createDataFrame(deleted_rows, clean.DELETIONS_SCHEMA), report.cleaning
         )
     ratings = clean.drop_unknown_movies(ratings, movies, report.cleaning).cache()
-    rejected = rejected_movies.unionByName(rejected_ratings)
-    n_rejected = rejected.count()
-    if n_rejected:
-        rejected.coalesce(1).write.mode("overwrite").json(str(run.run_dir / "rejected"))
+    n_rejected = _write_rejected(run, loaded, rejected_movies.unionByName(rejected_ratings))
     counts = {"movies": movies.count(), "ratings": ratings.count(), "rejected": n_rejected}
     report.counts.update(counts)
     return Cleaned(movies, ratings, counts)
+
+
+def _write_rejected(run: _Run, loaded: Loaded, rejected: DataFrame) -> int:
+    """Rejected rows as written, with their file and line number, to runs/<version>/rejected/ (mode
+    0600: rating rows hold user ids). Returns how many."""
+    rejected = rejected.cache()
+    count = rejected.count()
+    if count:
+        numbered = loaded.raw.with_line_numbers(rejected)
+        out = run.run_dir / "rejected"
+        numbered.select(F.col("_file").alias("file"), "line_no", "source", "reason", "line").orderBy(
+            "file", "line_no"
+        ).coalesce(1).write.mode("overwrite").json(str(out))
+        private(out)
+    rejected.unpersist()
+    return count
+
+
+def prune_runs(runs_dir: Path, *, keep: int) -> list[Path]:
+    """Delete all but the newest `keep` run folders (names sort by time), before a new run starts."""
+    import shutil
+
+    folders = sorted(p for p in Path(runs_dir).glob("v*") if p.is_dir()) if Path(runs_dir).is_dir() else []
+    doomed = folders[: max(len(folders) - keep, 0)]
+    for folder in doomed:
+        shutil.rmtree(folder, ignore_errors=True)
+        log.info("deleted run folder %s (MOVIEREC_RUNS_RETENTION)", folder)
+    return doomed
+
+
+def private(path: Path) -> None:
+    """Files under runs/ that may hold personal data are readable by their owner only."""
+    paths = [path, *path.rglob("*")] if path.is_dir() else [path]
+    for p in paths:
+        p.chmod(0o700 if p.is_dir() else 0o600)
+
+
+def guard_stage(run: _Run, loaded: Loaded) -> Guarded:
+    """Refuse a version far smaller than the serving one from the same source (a truncated file)."""
+    try:
+        serving = run.es.get(index=run.names.models, id=loaded.previous)["_source"]
+    except NotFoundError:
+        return Guarded("no model card for the serving version: nothing to compare with")
+    counts, before = run.report.counts, serving.get("counts", {})
+    if serving.get("dataset") != run.source:
+        return Guarded(f"replaces dataset {serving.get('dataset')} ({before.get('ratings', '?')} ratings)")
+    shrunk = {
+        kind: (counts[kind], before[kind])
+        for kind in ("users", "ratings", "movies")
+        if before.get(kind) and counts.get(kind, 0) < SHRINK_FLOOR * before[kind]
+    }
+    if shrunk and not (run.options.allow_shrink or run.options.max_users):
+        detail = ", ".join(f"{kind} {now} (serving: {then})" for kind, (now, then) in shrunk.items())
+        raise NotPublished(
+            f"not published: {run.source} gives under half of the serving version's {detail}; "
+            "a truncated file? Re-run with --allow-shrink if the data really shrank"
+        )
+    return Guarded(f"same source as {loaded.previous}" + (f"; shrink allowed: {sorted(shrunk)}" if shrunk else ""))
 
 
 def features_stage(run: _Run, cleaned: Cleaned) -> Features:
@@ -327,7 +418,18 @@ def evaluate_stage(
     metrics = evaluate.ranking_report(held_out, train, test)
     metrics["explicit"] = evaluate.rating_errors(als.fit_biased_als(train, explicit), test)
     run.report.metrics = metrics
+    check_quality(metrics, force=run.options.force)
     return Evaluated(metrics)
+
+
+def check_quality(metrics: dict, *, force: bool = False) -> None:
+    """A model that ranks worse than "most rated first" on held-out data is not worth serving."""
+    model, popular = metrics["als"]["ndcg"], metrics["popularity"]["ndcg"]
+    if model < popular and not force:
+        raise NotPublished(
+            f"not published: held-out NDCG@10 {model:.4f} is below the popularity baseline's {popular:.4f}; "
+            "check the data (swapped columns?) or the parameters, or re-run with --force"
+        )
 
 
 def train_stage(run: _Run, cleaned: Cleaned, params: als.AlsParams) -> Trained:
@@ -365,7 +467,7 @@ def index_stage(run: _Run, docs: Documents, card: dict) -> Published:
     results = {}
     for kind, df in (("movies", docs.movies), ("users", docs.users), ("ratings", docs.ratings)):
         total = run.report.counts.get(kind)
-        results[kind] = export.bulk_write(df, run.config.es_url, created[kind], progress=bar(kind), total=total)
+        results[kind] = export.bulk_write(df, run.config.es, created[kind], progress=bar(kind), total=total)
     failed = {kind: r.failed for kind, r in results.items() if r.failed}
     if failed:
         samples = [e for r in results.values() for e in r.errors][:3]
@@ -385,7 +487,7 @@ def late_stage(run: _Run, loaded: Loaded, card: dict) -> Late:
     """Ratings and deletions made through the API while this run worked landed in the old version."""
     late = carryover.carry_over(
         run.es,
-        run.config.es_url,
+        run.config.es,
         run.names,
         from_version=loaded.previous,
         to_version=run.report.version,
@@ -416,7 +518,7 @@ def write_model_card(run: _Run, trained: Trained) -> dict:
     card = {
         "model_version": report.version,
         "created_at": datetime.now(UTC).isoformat(),
-        "dataset": str(options.data),
+        "dataset": run.source,
         "data_sha256": data_checksum(options.data),
         "params": trained.params.as_dict(),
         "tuning": report.tuning,

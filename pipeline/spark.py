@@ -7,6 +7,8 @@ import sys
 
 from pyspark.sql import SparkSession
 
+REDACTION_REGEX = r"(?i)secret|password|token|access[.]?key|api[._-]?key|credential|auth"
+
 
 def build_session(
     master: str = "local[*]", driver_memory: str = "2g", app_name: str = "movierec", **conf: str
@@ -22,6 +24,9 @@ def build_session(
         .config("spark.sql.shuffle.partitions", "8")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.showConsoleProgress", "false")
+        # Spark's default redaction misses ES_API_KEY-style names; values of matching keys are
+        # hidden in the UI's environment tab and in event logs.
+        .config("spark.redaction.regex", REDACTION_REGEX)
     )
     for key, value in conf.items():
         builder = builder.config(key, value)

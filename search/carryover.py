@@ -13,9 +13,11 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from elasticsearch import AsyncElasticsearch, Elasticsearch, NotFoundError, helpers
+from elasticsearch import Elasticsearch, NotFoundError, helpers
 
+from movierec.connection import EsConnection
 from movierec.modelcard import ModelCard, card_from_document
+from movierec.search.client import async_client
 from movierec.search.indices import IndexNames
 from movierec.search.ratings import LIVE_SOURCE, rating_id, refold_user
 
@@ -122,7 +124,7 @@ class CarryOver:
 
 def carry_over(
     es: Elasticsearch,
-    es_url: str,
+    conn: EsConnection,
     names: IndexNames,
     *,
     from_version: str,
@@ -157,11 +159,13 @@ def carry_over(
             )
             return CarryOver(len(late), users, refolded=False)
     if users:
-        asyncio.run(_refold(es_url, names, model, users, consent_default))
+        asyncio.run(_refold(conn, names, model, users, consent_default))
     return CarryOver(len(late), users)
 
 
-async def _refold(es_url: str, names: IndexNames, model: ModelCard, users: list[int], consent_default: bool) -> None:
-    async with AsyncElasticsearch(es_url) as es:
+async def _refold(
+    conn: EsConnection, names: IndexNames, model: ModelCard, users: list[int], consent_default: bool
+) -> None:
+    async with async_client(conn) as es:
         for user_id in users:
             await refold_user(es, names, model, user_id, consent_default=consent_default)

@@ -10,8 +10,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from movierec.errors import Kind, MovierecError
+from movierec.search.client import explain
 
 log = logging.getLogger(__name__)
+RETRY_AFTER_S = 5
 
 
 # The one table from the kinds of domain error to HTTP. Routes raise domain errors and never map them.
@@ -43,12 +45,28 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ConnectionTimeout)
     async def es_unavailable(request: Request, exc: Exception) -> JSONResponse:
         log.warning("Elasticsearch unavailable during %s %s: %s", request.method, request.url.path, exc)
-        return JSONResponse(status_code=503, content={"detail": "search backend unavailable, try again shortly"})
+        return JSONResponse(
+            status_code=503,
+            content={"detail": "search backend unavailable, try again shortly"},
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
 
     @app.exception_handler(ApiError)
     async def es_error(request: Request, exc: ApiError) -> JSONResponse:
+        status = exc.meta.status
+        if status in (401, 403):  # the deployment's credentials, not the caller's: an outage to them
+            message = explain(exc, request.app.state.conn, public=True)
+            log.error("%s %s: %s", request.method, request.url.path, explain(exc, request.app.state.conn))
+            return JSONResponse(status_code=503, content={"detail": message})
+        if status in (429, 503, 504):  # shards unassigned or relocating, a node restarting: try again soon
+            log.warning("Elasticsearch busy (%s) during %s %s: %s", status, request.method, request.url.path, exc)
+            return JSONResponse(
+                status_code=503,
+                content={"detail": "search backend temporarily unavailable, try again shortly"},
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
         # A missing alias means nothing is indexed yet; anything else is ours to fix, not the caller's.
-        if exc.meta.status == 404:
+        if status == 404:
             log.warning("index missing during %s %s: %s", request.method, request.url.path, exc)
             return JSONResponse(status_code=503, content={"detail": "no data indexed yet: run `movierec pipeline run`"})
         log.error("Elasticsearch error during %s %s: %s", request.method, request.url.path, exc)

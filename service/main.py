@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from movierec.config import get_settings
+from movierec.search.client import async_client
 from movierec.search.ratings import ModelCache
 from movierec.service import errors, metrics
 from movierec.service.routes import health, movies, recommendations, users
@@ -19,13 +20,10 @@ log = logging.getLogger(__name__)
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
+    app.state.conn = settings.es_connection()
     client_class = metrics.instrumented_client(app.state.metrics)
-    app.state.es = client_class(
-        settings.es_url,
-        request_timeout=settings.es_timeout_s,
-        max_retries=1,
-        connections_per_node=settings.es_connections,
-    )
+    app.state.es = async_client(app.state.conn, client_class, connections_per_node=settings.es_connections)
+    log.info("Elasticsearch: %s", app.state.conn.describe())
     app.state.models = ModelCache()
     if not settings.api_key:
         log.warning("MOVIEREC_API_KEY is not set: rating writes are open (demo mode)")

@@ -1,0 +1,40 @@
+"""Least-privilege Elasticsearch roles for movierec's two kinds of credentials.
+
+`pipeline`: creates each run's versioned indices, switches the aliases, prunes old versions, and
+writes the unversioned ones (model cards, deletions, consents). `api`: reads everything it serves,
+writes ratings, users, movies (live statistics), consents and deletions, and may create the two
+unversioned indices the API creates lazily; it cannot create, delete or re-alias versions.
+`movierec es up --security` creates an API key with each; the README prints them for other clusters.
+"""
+
+from __future__ import annotations
+
+
+def pipeline_role(prefix: str = "movierec-") -> dict:
+    return {
+        "cluster": ["monitor"],
+        "indices": [
+            {
+                "names": [f"{prefix}*"],
+                # manage: create/delete indices, settings, refresh, and the aliases' atomic switch.
+                "privileges": ["manage", "read", "write", "view_index_metadata"],
+            }
+        ],
+    }
+
+
+def api_role(prefix: str = "movierec-") -> dict:
+    return {
+        "cluster": ["monitor"],
+        "indices": [
+            {"names": [f"{prefix}models*"], "privileges": ["read", "view_index_metadata"]},
+            {
+                "names": [f"{prefix}{kind}*" for kind in ("movies", "users", "ratings", "consents", "deletions")],
+                "privileges": ["read", "write", "view_index_metadata"],
+            },
+            {"names": [f"{prefix}consents*", f"{prefix}deletions*"], "privileges": ["create_index"]},
+        ],
+    }
+
+
+ROLES = {"pipeline": pipeline_role, "api": api_role}
