@@ -3,6 +3,9 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# actionlint (a Go module) checks .github/workflows in `make test` where Go exists (tests/deploy).
+ACTIONLINT_VERSION := v1.7.12
+ACTIONLINT_STAMP   := $(VENV)/.actionlint-$(ACTIONLINT_VERSION)
 
 .PHONY: install check es-up es-down es-status lint format test test-unit demo bench clean
 
@@ -14,6 +17,12 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 install: $(STAMP)
+
+# Installed into the venv's bin, once per version; without Go the test that needs it skips.
+$(ACTIONLINT_STAMP): | $(STAMP)
+	@if command -v go >/dev/null; then \
+	  GOBIN=$(abspath $(BIN)) go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION) && touch $@; \
+	else echo "note: Go is not installed, so tests/deploy skips actionlint"; fi
 
 check: install  ## Java for Spark, a JDK for Elasticsearch, Maven to fetch it
 	$(BIN)/movierec check
@@ -36,7 +45,8 @@ format: install
 	$(BIN)/ruff check --fix .
 
 # The test session starts its own node on 127.0.0.1:9250 and stops it at the end.
-test: check lint
+# tests/deploy validates the Dockerfile, compose file, Kubernetes manifests, Procfile and CI workflow.
+test: check lint $(ACTIONLINT_STAMP)
 	$(BIN)/pytest -q
 
 test-unit: install
