@@ -12,8 +12,10 @@ import typer
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
+    from movierec.sparkcluster import LocalSparkCluster
+
 from movierec.config import get_settings
-from movierec.esnode import EsNodeError, LocalNode
+from movierec.esnode import EsNodeError
 from movierec.pipeline.params import AlsParams
 
 app = typer.Typer(help="movierec: Spark ALS + Elasticsearch kNN + FastAPI movie recommender.", no_args_is_help=True)
@@ -29,6 +31,45 @@ data_app = typer.Typer(
     help="MovieLens datasets: download from GroupLens, or synthesize for scale tests.", no_args_is_help=True
 )
 app.add_typer(data_app, name="data")
+spark_app = typer.Typer(
+    help="A local standalone Spark cluster (master + workers) from the Spark in pyspark.", no_args_is_help=True
+)
+app.add_typer(spark_app, name="spark")
+
+
+def _spark_cluster(port: int, ui_port: int) -> LocalSparkCluster:
+    from movierec.sparkcluster import LocalSparkCluster
+
+    return LocalSparkCluster(get_settings().runs_dir / "spark-cluster", port=port, ui_port=ui_port)
+
+
+@spark_app.command("up")
+def spark_up(
+    workers: Annotated[int, typer.Option(help="worker processes (1..8)")] = 2,
+    cores: Annotated[int, typer.Option(help="cores per worker")] = 1,
+    memory: Annotated[str, typer.Option(help="memory per worker, e.g. 1g")] = "1g",
+    port: Annotated[int, typer.Option(help="master port")] = 7077,
+    ui_port: Annotated[int, typer.Option(help="master web UI port (workers take the next ones)")] = 8080,
+) -> None:
+    """Start a master on 127.0.0.1 and N workers; use it with SPARK_MASTER=spark://127.0.0.1:7077."""
+    from movierec.sparkcluster import SparkClusterError, Worker
+
+    try:
+        typer.echo(_spark_cluster(port, ui_port).up(workers, worker=Worker(cores=cores, memory=memory)))
+    except (SparkClusterError, ValueError) as exc:
+        _fail(str(exc))
+
+
+@spark_app.command("status")
+def spark_status(port: int = 7077, ui_port: int = 8080) -> None:
+    """The master, its workers and their pids."""
+    typer.echo(_spark_cluster(port, ui_port).status())
+
+
+@spark_app.command("down")
+def spark_down(port: int = 7077, ui_port: int = 8080) -> None:
+    """Stop the master and every worker."""
+    typer.echo(_spark_cluster(port, ui_port).down())
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -57,33 +98,56 @@ def check() -> None:
 
 
 @es_app.command("up")
-def es_up(wait: Annotated[float, typer.Option(help="seconds to wait for health yellow")] = 180.0) -> None:
-    """Fetch (once), start and wait for the local node."""
+def es_up(
+    wait: Annotated[float, typer.Option(help="seconds to wait for health yellow")] = 240.0,
+    nodes: Annotated[int, typer.Option(help="node processes (1..5) on consecutive ports from ES_URL's")] = 1,
+    security: Annotated[bool, typer.Option(help="TLS on HTTP and transport, API keys (see `es env`)")] = False,
+) -> None:
+    """Fetch (once), start and wait for the local node or cluster."""
+    from movierec.escluster import LocalCluster
+
     try:
-        typer.echo(LocalNode(get_settings()).up(wait_s=wait))
-    except EsNodeError as exc:
+        typer.echo(LocalCluster(get_settings()).up(nodes, security=security, wait_s=wait))
+    except (EsNodeError, ValueError) as exc:
         _fail(str(exc))
 
 
 @es_app.command("down")
 def es_down() -> None:
-    """Stop the local node by its pid."""
+    """Stop every node of the local cluster."""
+    from movierec.escluster import LocalCluster
+
     try:
-        typer.echo(LocalNode(get_settings()).down())
+        typer.echo(LocalCluster(get_settings()).down())
     except EsNodeError as exc:
         _fail(str(exc))
 
 
 @es_app.command("status")
 def es_status() -> None:
-    """Say what runs where."""
+    """Say what runs where: each node's pid, ports and role; the cluster's health; whether security is on."""
+    from movierec.escluster import LocalCluster
+
     try:
-        status = LocalNode(get_settings()).status()
+        lines = LocalCluster(get_settings()).status()
     except EsNodeError as exc:
         _fail(str(exc))
-    typer.echo(status.describe())
-    if not status.running:
+    typer.echo("\n".join(lines))
+    if lines[0].startswith("not running"):
         raise typer.Exit(3)
+
+
+@es_app.command("env")
+def es_env(
+    role: Annotated[str, typer.Option(help="pipeline (creates indices) or api (narrower)")] = "pipeline",
+) -> None:
+    """Connection settings of the running local cluster as KEY=value lines (eval them in a shell)."""
+    from movierec.escluster import LocalCluster
+
+    try:
+        typer.echo("\n".join(LocalCluster(get_settings()).env(role)))
+    except (EsNodeError, ValueError) as exc:
+        _fail(str(exc))
 
 
 def _es_client() -> Elasticsearch:

@@ -7,6 +7,7 @@ as root and lacks several modules of the full distribution (see README).
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -14,12 +15,13 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
 import urllib.request
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -126,7 +128,7 @@ def find_jdk(es_version: str, *, env: dict[str, str] | None = None, search_dirs:
 
 
 def port_of(url: str) -> int:
-    parts = urlsplit(url)
+    parts = urlsplit(url.split(",")[0].strip())
     if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
         raise EsNodeError(f"ES_URL={url} is not local: `movierec es` only manages a node on this machine")
     return parts.port or 9200
@@ -150,21 +152,59 @@ def _pid_alive(pid: int) -> bool:
     return not cmdline.exists() or b"elasticsearch" in cmdline.read_bytes()
 
 
+@dataclass(frozen=True)
+class Access:
+    """How this module talks to its own nodes: plain HTTP, or TLS with our CA and a superuser."""
+
+    cafile: Path | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    def request(self, url: str, *, method: str = "GET", body: dict | None = None, timeout: float = 10.0) -> dict:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+        if self.username:
+            token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+            req.add_header("Authorization", f"Basic {token}")
+        context = ssl.create_default_context(cafile=str(self.cafile)) if self.cafile else None
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
+            return json.loads(resp.read() or b"{}")
+
+    def get_json(self, url: str, timeout: float = 2.0) -> dict | None:
+        try:
+            return self.request(url, timeout=timeout)
+        except (urllib.error.URLError, OSError, ValueError):
+            return None
+
+
 def _get_json(url: str, timeout: float = 2.0) -> dict | None:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            return json.loads(resp.read())
-    except (urllib.error.URLError, OSError, ValueError):
-        return None
+    return Access().get_json(url, timeout)
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """A node's place in a local cluster (one node: single-node discovery, no TLS)."""
+
+    cluster_name: str
+    node_name: str
+    transport_ports: tuple[int, ...] = ()  # every node's, for discovery; empty: single node
+    masters: tuple[str, ...] = ()
+    security: bool = False
+    heap: str | None = None
+    repo: Path | None = None  # path.repo: the snapshot repository folder shared by the cluster
 
 
 class LocalNode:
     """One node per HTTP port, so a demo node (9200) and a test node can run side by side."""
 
-    def __init__(self, settings: Settings, url: str | None = None):
+    def __init__(
+        self, settings: Settings, url: str | None = None, *, spec: NodeSpec | None = None, access: Access = Access()
+    ) -> None:
         self.settings = settings
-        self.url = (url or settings.es_url).rstrip("/")
+        self.url = (url or settings.es_url).split(",")[0].strip().rstrip("/")
         self.port = port_of(self.url)
+        self.spec = spec or NodeSpec(f"movierec-local-{self.port}", f"movierec-{self.port}")
+        self.access = access
         self.version = settings.es_version
         self.home = settings.es_home
         self.dist_dir = self.home / f"elasticsearch-{self.version}"
@@ -227,7 +267,7 @@ class LocalNode:
         return pid if _pid_alive(pid) else None
 
     def health(self, timeout: float = 2.0) -> dict | None:
-        return _get_json(f"{self.url}/_cluster/health", timeout=timeout)
+        return self.access.get_json(f"{self.url}/_cluster/health", timeout=timeout)
 
     def status(self) -> NodeStatus:
         pid = self.read_pid()
@@ -239,20 +279,44 @@ class LocalNode:
         if pid is not None:
             self._wait_ready(wait_s)
             return f"already running: pid {pid} at {self.url}"
+        self.prepare()
+        jdk = self.start()
+        self._wait_ready(wait_s)
+        self._apply_local_defaults()
+        return f"started: pid {self.read_pid()} at {self.url} (JDK {jdk.major})"
+
+    def prepare(self) -> Path:
+        """Check the ports, fetch and unpack the server, write the node's configuration folder."""
         for port in (self.port, self.port + 100):
             if port_in_use(port):
                 raise EsNodeError(
                     f"port {port} on 127.0.0.1 is taken by another process, not a movierec node "
                     f"(no live pid in {self.pid_file}); stop it or point ES_URL at another port"
                 )
-        jdk = find_jdk(self.version)
+        self.jdk = find_jdk(self.version)
         self.ensure_distribution()
-        conf_dir = self._write_config()
+        return self._write_config()
+
+    def tool(self, name: str, *args: str, stdin: str | None = None) -> str:
+        """Run one of the distribution's CLI tools (elasticsearch-users, -keystore) on this node's config."""
+        env = {**os.environ, "ES_JAVA_HOME": str(self.jdk.home), "ES_PATH_CONF": str(self.node_dir / "config")}
+        proc = subprocess.run(
+            [str(self.dist_dir / "bin" / name), *args], env=env, input=stdin, capture_output=True, text=True
+        )
+        if proc.returncode != 0:
+            raise EsNodeError(f"{name} {args[0] if args else ''} failed (exit {proc.returncode}): {proc.stderr[-500:]}")
+        return proc.stdout
+
+    def start(self) -> Jdk:
+        """Start the node's process (daemonised); does not wait for the cluster."""
+        jdk = self.jdk
+        conf_dir = self.node_dir / "config"
         user = self._run_user()
+        heap = self.spec.heap or self.settings.es_heap
         env_vars = {
             "ES_JAVA_HOME": str(jdk.home),
             "ES_PATH_CONF": str(conf_dir),
-            "ES_JAVA_OPTS": f"-Xms{self.settings.es_heap} -Xmx{self.settings.es_heap}",
+            "ES_JAVA_OPTS": f"-Xms{heap} -Xmx{heap}",
         }
         cmd = [str(self.dist_dir / "bin" / "elasticsearch"), "-d", "-p", str(self.pid_file)]
         if user:
@@ -269,9 +333,7 @@ class LocalNode:
                 f"Elasticsearch failed to start (exit {proc.returncode}); last lines of {startup_log}:\n"
                 + self._tail(startup_log)
             )
-        self._wait_ready(wait_s)
-        self._apply_local_defaults()
-        return f"started: pid {self.read_pid()} at {self.url} (JDK {jdk.major})"
+        return jdk
 
     def down(self, *, wait_s: float = 60.0) -> str:
         pid = self.read_pid()
@@ -320,29 +382,49 @@ class LocalNode:
             shutil.copytree(self.dist_dir / "config", conf_dir)
         for sub in ("data", "logs"):
             (self.node_dir / sub).mkdir(parents=True, exist_ok=True)
-        settings = {
-            "cluster.name": f"movierec-local-{self.port}",
-            "node.name": f"movierec-{self.port}",
+        spec = self.spec
+        settings: dict = {
+            "cluster.name": spec.cluster_name,
+            "node.name": spec.node_name,
             "path.data": str(self.node_dir / "data"),
             "path.logs": str(self.node_dir / "logs"),
             "network.host": "127.0.0.1",
             "http.port": self.port,
             "transport.port": self.port + 100,
-            "discovery.type": "single-node",
-            "xpack.security.enabled": False,
             # A laptop or CI disk is often >90% full; that must not make indices read-only.
             "cluster.routing.allocation.disk.threshold_enabled": False,
-            # Tests clean up by index pattern.
-            "action.destructive_requires_name": False,
+            # No `DELETE *`: every delete names its indices (tests resolve their prefix first).
+            "action.destructive_requires_name": True,
         }
+        if spec.repo is not None:
+            settings["path.repo"] = [str(spec.repo)]
+        if spec.transport_ports:
+            settings["discovery.seed_hosts"] = [f"127.0.0.1:{p}" for p in spec.transport_ports]
+            settings["cluster.initial_master_nodes"] = list(spec.masters)
+            # A lost node is noticed in ~3 s instead of ~30 s (3 checks of 1 s), for a fast fail-over.
+            settings["cluster.fault_detection.follower_check.interval"] = "1s"
+            settings["cluster.fault_detection.follower_check.retry_count"] = 3
+            settings["cluster.fault_detection.leader_check.interval"] = "1s"
+            settings["cluster.fault_detection.leader_check.retry_count"] = 3
+        else:
+            settings["discovery.type"] = "single-node"
+        settings["xpack.security.enabled"] = spec.security
+        if spec.security:
+            for layer in ("http", "transport"):
+                settings[f"xpack.security.{layer}.ssl.enabled"] = True
+                settings[f"xpack.security.{layer}.ssl.key"] = "certs/node.key"
+                settings[f"xpack.security.{layer}.ssl.certificate"] = "certs/node.crt"
+                settings[f"xpack.security.{layer}.ssl.certificate_authorities"] = ["certs/ca.crt"]
+            settings["xpack.security.transport.ssl.verification_mode"] = "certificate"
         lines = [f"{key}: {json.dumps(value)}" for key, value in settings.items()]
         (conf_dir / "elasticsearch.yml").write_text("\n".join(lines) + "\n")
         return conf_dir
 
-    def _wait_ready(self, wait_s: float) -> None:
+    def _wait_ready(self, wait_s: float, nodes: int = 1) -> None:
         deadline = time.monotonic() + wait_s
+        query = f"wait_for_status=yellow&wait_for_nodes=%3E%3D{nodes}&timeout=1s"
         while time.monotonic() < deadline:
-            health = _get_json(f"{self.url}/_cluster/health?wait_for_status=yellow&timeout=1s")
+            health = self.access.get_json(f"{self.url}/_cluster/health?{query}")
             if health and health.get("status") in ("yellow", "green"):
                 return
             if self.pid_file.exists() and self.read_pid() is None:
@@ -354,17 +436,8 @@ class LocalNode:
 
     def _apply_local_defaults(self) -> None:
         """One node has nowhere to put replicas: default every new index to 0 so health stays green."""
-        body = json.dumps(
-            {"index_patterns": ["*"], "priority": 0, "template": {"settings": {"number_of_replicas": 0}}}
-        ).encode()
-        req = urllib.request.Request(
-            f"{self.url}/_index_template/movierec-local-defaults",
-            data=body,
-            method="PUT",
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(req, timeout=10):
-            pass
+        body = {"index_patterns": ["*"], "priority": 0, "template": {"settings": {"number_of_replicas": 0}}}
+        self.access.request(f"{self.url}/_index_template/movierec-local-defaults", method="PUT", body=body)
 
     @staticmethod
     def _tail(path: Path, lines: int = 20) -> str:

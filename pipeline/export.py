@@ -7,6 +7,7 @@ requests; per-partition outcomes come back to the driver, where failures are cou
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
@@ -30,6 +31,8 @@ class BulkResult:
     ok: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    # (partition, documents written, pid of the Python worker that wrote them)
+    partitions: list[tuple[int, int, int]] = field(default_factory=list)
 
     def merge(self, ok: int, failed: int, errors: list[str]) -> None:
         self.ok += ok
@@ -147,7 +150,10 @@ def _partition_writer(
         finally:
             client.close()
         written.add(ok + failed)
-        yield (ok, failed, errors)
+        from pyspark import TaskContext
+
+        context = TaskContext.get()
+        yield (ok, failed, errors, context.partitionId() if context else -1, os.getpid())
 
     return write
 
@@ -186,8 +192,9 @@ def bulk_write(
     writer = _partition_writer(conn, index, chunk_size, timeout, written)
     with _polling(lambda: progress(written.value, total) if progress else None):
         outcomes = docs.rdd.mapPartitions(writer).collect()
-    for ok, failed, errors in outcomes:
+    for ok, failed, errors, partition, pid in outcomes:
         result.merge(ok, failed, errors)
+        result.partitions.append((partition, ok + failed, pid))
     if result.failed:
         log.error("%s: %d documents failed, e.g. %s", index, result.failed, result.errors[:1])
     return result

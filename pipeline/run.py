@@ -27,6 +27,7 @@ from movierec.errors import Failed
 from movierec.modelcard import card_from_document
 from movierec.pipeline import als, clean, consent, evaluate, export, features, tune
 from movierec.pipeline.load import DatasetError, RawData, load_movielens
+from movierec.pipeline.spark import executor_count
 from movierec.search import carryover, indices
 from movierec.search.foldin import item_gram
 
@@ -85,6 +86,7 @@ class RunReport:
     counts: dict[str, int] = field(default_factory=dict)
     published: bool = False
     model_card_path: Path | None = None
+    spark: dict = field(default_factory=dict)  # master, executors, documents per bulk partition
 
     def table(self) -> str:
         width = max((len(name) for name, _, _ in self.stages), default=5)
@@ -206,6 +208,7 @@ class Documents:
 class Published:
     version: str
     written: dict[str, int]
+    partitions: dict[str, list[tuple[int, int, int]]] = field(default_factory=dict)
 
     def detail(self) -> str:
         counts = ", ".join(f"{kind} {n}" for kind, n in self.written.items())
@@ -476,11 +479,22 @@ def index_stage(run: _Run, docs: Documents, card: dict) -> Published:
             f"First errors: {samples}"
         )
     written = {kind: r.ok for kind, r in results.items()}
+    partitions = {kind: r.partitions for kind, r in results.items()}
+    # Where the bulk export ran: the card says which master, how many executors, what each partition wrote.
+    card["spark"] = {
+        "master": run.spark.sparkContext.master,
+        "executors": executor_count(run.spark),
+        "bulk_partitions": {
+            kind: [{"partition": p, "documents": n, "worker_pid": pid} for p, n, pid in parts]
+            for kind, parts in partitions.items()
+        },
+    }
     indices.publish(es, names, version, written)
     indices.ensure_shared_indices(es, names)
     es.index(index=names.models, id=version, document=card, refresh=True)
     run.report.published = True
-    return Published(version, written)
+    run.report.spark = card["spark"]
+    return Published(version, written, partitions)
 
 
 def late_stage(run: _Run, loaded: Loaded, card: dict) -> Late:

@@ -7,6 +7,18 @@ import sys
 
 from pyspark.sql import SparkSession
 
+
+def _on_this_machine(master: str) -> bool:
+    return master.startswith("local") or master.startswith(("spark://127.0.0.1:", "spark://localhost:"))
+
+
+def executor_count(spark: SparkSession) -> int:
+    """Executors registered with the driver (0 in local mode, where the driver runs the tasks)."""
+    if spark.sparkContext.master.startswith("local"):
+        return 0
+    return spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() - 1
+
+
 REDACTION_REGEX = r"(?i)secret|password|token|access[.]?key|api[._-]?key|credential|auth"
 
 
@@ -28,6 +40,9 @@ def build_session(
         # hidden in the UI's environment tab and in event logs.
         .config("spark.redaction.regex", REDACTION_REGEX)
     )
+    if _on_this_machine(master):
+        # Driver RPC and block manager on loopback only (the default is the machine's external address).
+        builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
     for key, value in conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()

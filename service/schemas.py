@@ -176,6 +176,12 @@ class UserRecommendationResponse(BaseModel):
     recommendations: list[Movie]
 
 
+class Liveness(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"status": "alive"}]}}
+
+    status: str = Field(description="always `alive` when the process answers")
+
+
 class Health(BaseModel):
     model_config = {
         "json_schema_extra": {

@@ -6,9 +6,15 @@ from fastapi.responses import JSONResponse
 
 from movierec.search.indices import VERSIONED_KINDS
 from movierec.service.deps import EsDep, NamesDep
-from movierec.service.schemas import Health
+from movierec.service.schemas import Health, Liveness
 
 router = APIRouter(tags=["operations"])
+
+
+@router.get("/livez", tags=["operations"], response_model=Liveness)
+async def livez() -> Liveness:
+    """The process answers (for a liveness probe); says nothing about Elasticsearch, see /health."""
+    return Liveness(status="alive")
 
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})

@@ -60,8 +60,9 @@ def test_api_deployment_two_replicas_probes_resources_non_root():
     deployment = resource("Deployment")
     assert deployment["spec"]["replicas"] == 2
     api = container("Deployment")
-    for probe in ("readinessProbe", "livenessProbe"):
-        assert api[probe]["httpGet"]["path"] == "/health", probe
+    # Readiness follows Elasticsearch; liveness only the process (an ES outage must not restart pods).
+    assert api["readinessProbe"]["httpGet"]["path"] == "/health"
+    assert api["livenessProbe"]["httpGet"]["path"] == "/livez"
     assert {"cpu", "memory"} <= set(api["resources"]["requests"]) & set(api["resources"]["limits"])
     pod = pod_spec("Deployment")
     assert pod["securityContext"]["runAsNonRoot"] is True

@@ -93,7 +93,9 @@ def test_es_unreachable_is_503_without_a_stack_trace(monkeypatch, indexed):
         resp = client.get("/recommendations", params={"title": "toy story"})
         assert resp.status_code == 503
         assert resp.json() == {"detail": "search backend unavailable, try again shortly"}
+        assert resp.headers["retry-after"] == "5"
         assert client.get("/health").status_code == 503
+        assert client.get("/livez").json() == {"status": "alive"}  # the process lives on
     get_settings.cache_clear()
 
 
