@@ -69,7 +69,9 @@ def run_one(size: str) -> dict:
         jvm_peak = vm_hwm_mb(jvm_pid)
     finally:
         spark.stop()
-        es.indices.delete(index="bench-*", ignore_unavailable=True, expand_wildcards="all")
+        stale = list(es.indices.get(index="bench-*", expand_wildcards="all", ignore_unavailable=True))
+        if stale:
+            es.indices.delete(index=",".join(stale))
     stages = {name: secs for name, secs, _ in report.stages}
     docs = report.counts["movies"] + report.counts["users"] + report.counts["ratings"]
     return {

@@ -40,12 +40,19 @@ def es(es_url):
     client.close()
 
 
+def delete_prefix(es, prefix: str) -> None:
+    """Delete every index under `prefix` by name (the local node refuses wildcard deletes)."""
+    names = list(es.indices.get(index=f"{prefix}*", expand_wildcards="all", ignore_unavailable=True))
+    for start in range(0, len(names), 50):
+        es.indices.delete(index=",".join(names[start : start + 50]), ignore_unavailable=True)
+
+
 @pytest.fixture
 def prefix(es) -> str:
     """A fresh index prefix per test; every index under it is deleted afterwards."""
     value = f"test-{uuid.uuid4().hex[:8]}-"
     yield value
-    es.indices.delete(index=f"{value}*", ignore_unavailable=True, expand_wildcards="all")
+    delete_prefix(es, value)
 
 
 @pytest.fixture
@@ -89,7 +96,7 @@ def indexed(es, es_url, spark, tmp_path_factory):
     report = run_pipeline(spark, config, RunOptions(data=BUNDLED, evaluate=False), es, progress=lambda _: None)
     assert report.published
     yield settings
-    es.indices.delete(index=f"{session_prefix}*", ignore_unavailable=True, expand_wildcards="all")
+    delete_prefix(es, session_prefix)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import uuid
 
 import pytest
 
+from tests.conftest import delete_prefix
 from tests.deploy.helpers import REPO, VENV_BIN, load_yaml, procfile
 
 APP_JSON = json.loads((REPO / "app.json").read_text())
@@ -67,7 +68,7 @@ def served_index(es):
     indices.create_version(es, names, version, dims=8)
     indices.publish(es, names, version, {})
     yield names.prefix
-    es.indices.delete(index=f"{names.prefix}*", ignore_unavailable=True, expand_wildcards="all")
+    delete_prefix(es, names.prefix)
 
 
 @pytest.mark.es

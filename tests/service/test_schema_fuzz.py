@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, settings
 
 from movierec.search import indices
 from movierec.search.indices import IndexNames
+from tests.conftest import delete_prefix
 
 pytestmark = [pytest.mark.es, pytest.mark.spark, pytest.mark.slow]
 
@@ -46,7 +47,7 @@ def fuzz_prefix(indexed, es):
     )
     es.cluster.health(index=f"{prefix}*", wait_for_status="yellow", timeout="30s")
     yield prefix
-    es.indices.delete(index=f"{prefix}*", ignore_unavailable=True, expand_wildcards="all")
+    delete_prefix(es, prefix)
 
 
 @pytest.fixture(scope="module")
