@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from movierec.config import get_settings
 from movierec.search.ratings import ModelCache
 from movierec.service import errors, metrics
-from movierec.service.routes import health, movies, recommendations, users
+from movierec.service.routes import explore, health, movies, new_users, page, recommendations, users
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,9 @@ def create_app() -> FastAPI:
     app.include_router(movies.router)
     app.include_router(recommendations.router)
     app.include_router(users.router)
+    app.include_router(new_users.router)
+    app.include_router(explore.router)
+    app.include_router(page.router)
     return app
 
 
