@@ -56,7 +56,7 @@ def svg_for(chart: Chart, data: dict | list) -> str:
             [r["ratings"] for r in rows],
             x_title="stars",
             y_title="ratings",
-            desc=f"{data['total']:,} ratings, mean {data['mean']:.2f}; "
+            desc=f"{data['total']:,} ratings, mean {data['mean'] or 0:.2f}; "
             f"{data['share_half_stars']:.0%} are half stars. Whole stars are much more common than half stars.",
         )
     if chart == "activity":
@@ -68,8 +68,8 @@ def svg_for(chart: Chart, data: dict | list) -> str:
             [r["users"] for r in rows],
             x_title="ratings given",
             y_title="users",
-            desc=f"{data['users']:,} users; the median user gave {data['median_ratings_per_user']:.0f} ratings, "
-            f"the most active {data['max_ratings_per_user']:,.0f}.",
+            desc=f"{data['users']:,} users; the median user gave {data['median_ratings_per_user'] or 0:.0f} ratings, "
+            f"the most active {data['max_ratings_per_user'] or 0:,.0f}.",
         )
     if chart == "timeline":
         years = data["years"]

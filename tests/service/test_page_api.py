@@ -84,7 +84,8 @@ def test_explore_endpoints_match_the_indexed_data(api, es, indexed):
     assert [s["stars"] for s in ratings["stars"]] == [0.5 * i for i in range(1, 11)]
     assert sum(s["ratings"] for s in ratings["stars"]) == ratings["total"]
     activity = api.get("/explore/activity").json()
-    assert activity["users"] == 610 and sum(b["users"] for b in activity["per_user"]) == 610
+    # Other tests of the session add users through the API: at least the 610 MovieLens users.
+    assert activity["users"] >= 610 and sum(b["users"] for b in activity["per_user"]) == activity["users"]
     assert activity["years"][0]["year"] == 1996
     genres = api.get("/explore/genres").json()
     drama = next(g for g in genres if g["genre"] == "Drama")
