@@ -62,7 +62,7 @@ def timeline_body() -> dict:
         "size": 0,
         "aggs": {
             "years": {
-                "date_histogram": {"field": "date", "calendar_interval": "year", "format": "yyyy", "min_doc_count": 1},
+                "date_histogram": {"field": "date", "calendar_interval": "year", "format": "yyyy", "min_doc_count": 0},
                 "aggs": {"users": {"cardinality": {"field": "user_id"}}, "mean": {"avg": {"field": "rating"}}},
             }
         },

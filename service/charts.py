@@ -40,13 +40,13 @@ PALETTE = [
 GENRE_COLOURS = dict(zip((*GENRE_PRIORITY, NO_GENRE), PALETTE, strict=True))
 
 
-def _frame(chart_id: str, title: str, desc: str, body: list[str], *, height: int = H) -> str:
+def _frame(chart_id: str, title: str, desc: str, body: list[str], *, height: int = H, width: int = W) -> str:
     return "".join(
         [
-            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {height}" role="img" class="chart" '
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" class="chart" '
             f'aria-labelledby="{chart_id}-t {chart_id}-d" font-family="system-ui, sans-serif" font-size="12">',
             f'<title id="{chart_id}-t">{escape(title)}</title><desc id="{chart_id}-d">{escape(desc)}</desc>',
-            f'<text x="{W / 2}" y="20" text-anchor="middle" font-size="15" font-weight="600" fill="{INK}">'
+            f'<text x="{width / 2}" y="20" text-anchor="middle" font-size="15" font-weight="600" fill="{INK}">'
             f"{escape(title)}</text>",
             *body,
             "</svg>",
@@ -183,12 +183,14 @@ def line_chart(
 
 def scatter(chart_id: str, title: str, points: Sequence[dict], *, desc: str) -> str:
     """The embedding map: one circle per movie, coloured by main genre, its title on hover."""
-    height = 480
+    width, height = 1000, 560
     legend_w = 120
-    plot_w = W - M["left"] - M["right"] - legend_w
+    plot_w = width - M["left"] - M["right"] - legend_w
     plot_h = height - M["top"] - 24
     if not points:
-        return _frame(chart_id, title, desc, ['<text x="40" y="80">no movies to show</text>'], height=height)
+        return _frame(
+            chart_id, title, desc, ['<text x="40" y="80">no movies to show</text>'], height=height, width=width
+        )
     xs = [p["x"] for p in points]
     ys = [p["y"] for p in points]
     x0, x1 = min(xs), max(xs)
@@ -209,7 +211,7 @@ def scatter(chart_id: str, title: str, points: Sequence[dict], *, desc: str) -> 
     present = {p["genre"] for p in points}
     ly = M["top"]
     for genre in (g for g in (*GENRE_PRIORITY, NO_GENRE) if g in present):
-        lx = W - legend_w + 4
+        lx = width - legend_w + 4
         body.append(f'<circle cx="{lx}" cy="{ly + 6}" r="5" fill="{GENRE_COLOURS[genre]}"/>')
         body.append(f'<text x="{lx + 10}" y="{ly + 10}" fill="{INK}">{escape(genre)}</text>')
         ly += 17
@@ -217,4 +219,4 @@ def scatter(chart_id: str, title: str, points: Sequence[dict], *, desc: str) -> 
         f'<text x="{M["left"] + plot_w / 2:.0f}" y="{height - 6}" text-anchor="middle" fill="{INK}">'
         "component 1 (PCA of item factors)</text>"
     )
-    return _frame(chart_id, title, desc, body, height=height)
+    return _frame(chart_id, title, desc, body, height=height, width=width)

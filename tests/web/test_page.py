@@ -159,8 +159,8 @@ def test_phone_sized_window_has_no_horizontal_scroll_and_keyboard_reaches_the_se
 
     page.execute_script("document.activeElement && document.activeElement.blur(); window.focus()")
     order = []
-    for _ in range(4):
+    for _ in range(5):
         ActionChains(page).send_keys(Keys.TAB).perform()
         order.append(page.execute_script("return document.activeElement.id"))
-    # Focus order: skip link, the two views, then the search box.
-    assert order == ["skip", "nav-search", "nav-explore", "q"], order
+    # Focus order: skip link, home, the two views, then the search box.
+    assert order == ["skip", "home", "nav-search", "nav-explore", "q"], order
