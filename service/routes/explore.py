@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 
 from movierec.search import explore
 from movierec.service import charts
@@ -13,37 +14,157 @@ from movierec.service.deps import EsDep, NamesDep
 
 router = APIRouter(prefix="/explore", tags=["explore"])
 Chart = Literal["ratings", "activity", "timeline", "genres", "embedding"]
-Limit = Annotated[int, Query(ge=10, le=explore.MAP_MAX, description="embedding map: most rated movies shown")]
+Limit = Annotated[
+    int, Query(ge=10, le=explore.MAP_MAX, description="embedding map: most rated movies shown", examples=[2000])
+]
 
 
-@router.get("/ratings")
+def _examples(*examples: dict) -> dict:
+    return {"json_schema_extra": {"examples": list(examples)}}
+
+
+class StarCount(BaseModel):
+    stars: float
+    ratings: int
+
+
+class RatingsChart(BaseModel):
+    model_config = _examples(
+        {
+            "stars": [{"stars": 0.5, "ratings": 1370}, {"stars": 4.0, "ratings": 26818}],
+            "total": 100836,
+            "mean": 3.5016,
+            "share_half_stars": 0.3015,
+        }
+    )
+
+    stars: list[StarCount]
+    total: int
+    mean: float | None
+    share_half_stars: float
+
+
+class ActivityChart(BaseModel):
+    model_config = _examples(
+        {
+            "users": 610,
+            "median_ratings_per_user": 70.5,
+            "max_ratings_per_user": 2698,
+            "per_user": [{"ratings": "20-49", "users": 222}, {"ratings": "1000+", "users": 13}],
+            "levels": {"regular": 227, "heavy": 174},
+            "years": [{"year": 2000, "ratings": 10061, "users": 56, "mean_rating": 3.39}],
+        }
+    )
+
+    users: int
+    median_ratings_per_user: float | None
+    max_ratings_per_user: float | None
+    per_user: list[dict] = Field(description="users per bucket of ratings given")
+    levels: dict[str, int] = Field(description="users per activity level")
+    years: list[dict] = Field(description="ratings, active users and mean rating per calendar year")
+
+
+class GenreRow(BaseModel):
+    genre: str
+    ratings: int
+    mean: float
+    low: float = Field(description="95% interval of the mean, ratings taken as independent")
+    high: float
+
+
+class GenresChart(BaseModel):
+    model_config = _examples(
+        {"genres": [{"genre": "Film-Noir", "ratings": 870, "mean": 3.92, "low": 3.861, "high": 3.979}]}
+    )
+
+    genres: list[GenreRow] = Field(description="highest mean first")
+
+
+class MapPoint(BaseModel):
+    movie_id: int
+    title: str
+    year: int | None = None
+    genres: list[str] = []
+    genre: str = Field(description="main genre (the most specific one)")
+    num_ratings: int
+    avg_rating: float | None = None
+    x: float
+    y: float
+
+
+class EmbeddingChart(BaseModel):
+    model_config = _examples(
+        {
+            "limit": 2000,
+            "total": 9724,
+            "shown": 2000,
+            "truncated": True,
+            "points": [
+                {
+                    "movie_id": 356,
+                    "title": "Forrest Gump",
+                    "year": 1994,
+                    "genres": ["Comedy", "Drama", "Romance", "War"],
+                    "genre": "War",
+                    "num_ratings": 329,
+                    "avg_rating": 4.16,
+                    "x": -0.0285,
+                    "y": 0.0103,
+                }
+            ],
+        }
+    )
+
+    limit: int
+    total: int = Field(description="movies with a vector: when above `shown`, the map shows the most rated")
+    shown: int
+    truncated: bool
+    points: list[MapPoint]
+
+
+class DemoUser(BaseModel):
+    user_id: int
+    num_ratings: int | None = None
+    avg_rating: float | None = None
+    favourite_genres: list[str] | None = None
+
+
+class DemoUsers(BaseModel):
+    model_config = _examples(
+        {"users": [{"user_id": 1, "num_ratings": 232, "avg_rating": 4.37, "favourite_genres": ["Adventure"]}]}
+    )
+
+    users: list[DemoUser]
+
+
+@router.get("/ratings", response_model=RatingsChart)
 async def ratings(es: EsDep, names: NamesDep) -> dict:
     """Ratings per star value (half stars included), the mean and the share of half stars."""
     return await explore.ratings(es, names)
 
 
-@router.get("/activity")
+@router.get("/activity", response_model=ActivityChart)
 async def activity(es: EsDep, names: NamesDep) -> dict:
     """Users by number of ratings, activity levels, and ratings / active users per year."""
     return await explore.activity(es, names)
 
 
-@router.get("/genres")
-async def genres(es: EsDep, names: NamesDep) -> list[dict]:
+@router.get("/genres", response_model=GenresChart)
+async def genres(es: EsDep, names: NamesDep) -> dict:
     """Mean rating per genre with its 95% interval and the number of ratings behind it."""
-    return await explore.genres(es, names)
+    return {"genres": await explore.genres(es, names)}
 
 
-@router.get("/embedding")
+@router.get("/embedding", response_model=EmbeddingChart)
 async def embedding(es: EsDep, names: NamesDep, limit: Limit = explore.MAP_LIMIT) -> dict:
     """The 2-D projection of the item vectors for the `limit` most rated movies; `total` says how many exist."""
     return await explore.embedding(es, names, limit=limit)
 
 
-@router.get("/demo-users")
-async def demo_users(es: EsDep, names: NamesDep) -> list[dict]:
+@router.get("/demo-users", response_model=DemoUsers)
+async def demo_users(es: EsDep, names: NamesDep) -> dict:
     """A few MovieLens users with different favourite genres, for the page's demo."""
-    return await explore.demo_users(es, names)
+    return {"users": await explore.demo_users(es, names)}
 
 
 def svg_for(chart: Chart, data: dict | list) -> str:
@@ -110,7 +231,8 @@ def svg_for(chart: Chart, data: dict | list) -> str:
     )
 
 
-@router.get("/charts/{chart}.svg", response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}})
+# A page asset (image/svg+xml), so not in the OpenAPI document; the JSON endpoints above are.
+@router.get("/charts/{chart}.svg", response_class=Response, include_in_schema=False)
 async def chart_svg(chart: Chart, es: EsDep, names: NamesDep, limit: Limit = explore.MAP_LIMIT) -> Response:
     """A chart drawn on the server as accessible SVG (title, description, a tooltip per mark)."""
     if chart == "ratings":

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
 
 from movierec.search import movies, recommend
 from movierec.service.deps import EsDep, MovieId, NamesDep, SettingsDep
@@ -45,10 +46,17 @@ async def static(name: str) -> Response:
     return Response(static_text(name), media_type=STATIC[name], headers={"Cache-Control": "no-cache"})
 
 
-@router.get("/page/config")
-async def page_config(settings: SettingsDep) -> dict:
+class PageConfig(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"writes_need_key": False, "consent_required": False}]}}
+
+    writes_need_key: bool = Field(description="MOVIEREC_API_KEY is set: the page shows rating as unavailable")
+    consent_required: bool
+
+
+@router.get("/page/config", response_model=PageConfig)
+async def page_config(settings: SettingsDep) -> PageConfig:
     """What the page may do here: writes need a key it never has when MOVIEREC_API_KEY is set."""
-    return {"writes_need_key": bool(settings.api_key), "consent_required": settings.consent_required}
+    return PageConfig(writes_need_key=bool(settings.api_key), consent_required=settings.consent_required)
 
 
 @router.get("/movies/{movie_id}/recommendations", response_model=RecommendationResponse, tags=["movies"])

@@ -76,9 +76,10 @@ function highlight(index) {
   chosen.scrollIntoView({ block: "nearest" });
 }
 
-function showSuggestions(items, fuzzy) {
+function showSuggestions(items, fuzzy, text) {
   const list = $("suggestions");
   list.replaceChildren();
+  list.dataset.query = text;
   state.suggestions = items;
   state.active = -1;
   if (!items.length) { closeSuggestions(); return; }
@@ -105,7 +106,7 @@ async function suggest(text) {
       items = (await api(`/movies/search?limit=8&q=${encodeURIComponent(text)}`)).results;
       fuzzy = true;
     }
-    if (seq === state.seq) showSuggestions(items, fuzzy);
+    if (seq === state.seq) showSuggestions(items, fuzzy, text);
   } catch (err) {
     if (seq === state.seq) { closeSuggestions(); $("search-status").textContent = err.message; }
   }
@@ -372,7 +373,7 @@ async function setUpYou() {
       "Starting a new user and rating are unavailable here: writes need the API key, which the page never holds.";
   }
   try {
-    const users = await api("/explore/demo-users");
+    const { users } = await api("/explore/demo-users");
     $("demo-user").replaceChildren(...users.map((u) => el("option", {
       value: u.user_id,
       text: `User ${u.user_id} · ${u.num_ratings} ratings · likes ${(u.favourite_genres || []).slice(0, 2).join(", ")}`,
@@ -429,8 +430,8 @@ async function render() {
 
 async function loadGenres() {
   try {
-    const rows = await api("/explore/genres");
-    const names = rows.map((r) => r.genre).sort();
+    const { genres } = await api("/explore/genres");
+    const names = genres.map((r) => r.genre).sort();
     $("genre").append(...names.map((g) => el("option", { value: g, text: g })));
     $("genre").value = params().get("genre") || "";
   } catch (_) { /* filters stay "any" */ }

@@ -43,7 +43,10 @@ def test_a_misspelt_title_is_suggested_picked_by_keyboard_and_recommended(page, 
     ready(page)
     box = by_id(page, "q")
     box.send_keys("toy stroy")
-    wait(page, lambda d: any("Toy Story" in o.text for o in css(d, "#suggestions [role=option]")))
+    # The list answers the whole text (not a prefix typed on the way), under "Did you mean".
+    wait(page, lambda d: by_id(d, "suggestions").get_attribute("data-query") == "toy stroy")
+    assert "Did you mean" in by_id(page, "suggestions").text
+    assert any("Toy Story" in o.text for o in css(page, "#suggestions [role=option]"))
     assert box.get_attribute("aria-expanded") == "true"
     box.send_keys(Keys.ARROW_DOWN)
     assert box.get_attribute("aria-activedescendant") == "sug-0"
@@ -149,10 +152,13 @@ def test_explore_view_draws_the_key_charts_with_titles_on_hover(page, web_server
 def test_phone_sized_window_has_no_horizontal_scroll_and_keyboard_reaches_the_search(page, web_server):
     from selenium.webdriver.common.keys import Keys
 
-    page.set_window_size(390, 844)
+    # A phone's viewport (headless chromium keeps windows at least 500 px wide, so emulate the device).
+    metrics = {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True}
+    page.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
     page.get(f"{web_server}/?title=toy%20stroy")
     ready(page)
     wait(page, lambda d: len(css(d, "#recs li")) >= 5)
+    assert page.execute_script("return window.innerWidth") == 390
     assert page.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
     shot(page, "6-phone")
     from selenium.webdriver.common.action_chains import ActionChains
@@ -163,4 +169,5 @@ def test_phone_sized_window_has_no_horizontal_scroll_and_keyboard_reaches_the_se
         ActionChains(page).send_keys(Keys.TAB).perform()
         order.append(page.execute_script("return document.activeElement.id"))
     # Focus order: skip link, home, the two views, then the search box.
+    page.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     assert order == ["skip", "home", "nav-search", "nav-explore", "q"], order
