@@ -108,6 +108,7 @@ def browser(tmp_path_factory):
 @pytest.fixture
 def page(browser, web_server):
     """A fresh page state: no remembered user, desktop window size."""
+    browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     browser.set_window_size(1280, 1000)
     browser.get(f"{web_server}/static/app.css")
     browser.delete_all_cookies()
