@@ -280,16 +280,31 @@ app.add_typer(dashboards_app, name="dashboards")
 
 
 @dashboards_app.command("import")
-def dashboards_import(kibana: Annotated[str, typer.Option(help="Kibana URL")] = "http://127.0.0.1:5601") -> None:
-    """Import (overwrite) the movierec index patterns, visualisations and dashboard."""
-    from movierec.kibana import KibanaError, import_saved_objects
+def dashboards_import(
+    kibana: Annotated[str | None, typer.Option(help="Kibana URL (default: KIBANA_URL)")] = None,
+) -> None:
+    """Import (overwrite) the index patterns, visualisations and dashboard, built for MOVIEREC_INDEX_PREFIX.
 
+    Authenticates with KIBANA_API_KEY, or KIBANA_USERNAME and KIBANA_PASSWORD, when set.
+    """
+    from movierec.errors import MovierecError
+    from movierec.kibana import import_saved_objects
+
+    settings = get_settings()
+    url = kibana or settings.kibana_url
     try:
-        count = import_saved_objects(kibana)
-    except KibanaError as exc:
+        count = import_saved_objects(
+            url,
+            prefix=settings.index_prefix,
+            api_key=settings.kibana_api_key,
+            username=settings.kibana_username,
+            password=settings.kibana_password,
+        )
+    except MovierecError as exc:
         _fail(str(exc))
     typer.echo(
-        f"imported {count} saved objects into {kibana}: open Dashboards > 'movierec: ratings, users and embeddings'"
+        f"imported {count} saved objects for {settings.index_prefix}* into {url}: "
+        "open Dashboards > 'movierec: ratings, users and embeddings'"
     )
 
 
@@ -384,6 +399,43 @@ def demo(port: int = 8000, max_users: Annotated[int | None, typer.Option()] = No
     pipeline_run(data=None, evaluate=False, max_users=max_users)
     typer.echo(f"[3/3] API on http://127.0.0.1:{port} (try /recommendations?title=toy%20story, docs at /docs)")
     serve(port=port)
+
+
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option(help="folder for insights.md and figures/")] = Path("docs"),
+    data: Annotated[Path | None, typer.Option(help="MovieLens folder (default: the bundled ml-latest-small)")] = None,
+    sweep: Annotated[
+        Path | None, typer.Option(help="cached rank/regParam sweep (JSON, written by the notebook)")
+    ] = Path("notebooks/sweep.json"),
+) -> None:
+    """Write the notebook's findings without Jupyter: PNG figures and insights.md, from the data and the indices."""
+    import asyncio
+
+    from movierec import report as insights_report
+    from movierec.pipeline.insights import load_cleaned
+    from movierec.pipeline.spark import build_session
+
+    settings = get_settings()
+    folder = data or settings.bundled_dataset
+    if not folder.is_dir():
+        _fail(f"data folder {folder} does not exist")
+    _require_es(_es_client())
+    spark = build_session(settings.spark_master, settings.spark_driver_memory, app_name="movierec-report")
+    try:
+        cleaned = load_cleaned(spark, folder)
+    finally:
+        spark.stop()
+    stats = insights_report.summary(cleaned)
+    try:
+        view = asyncio.run(insights_report.model_view(settings.es_url, settings.index_prefix))
+    except Exception as exc:
+        _fail(f"could not read the serving indices under {settings.index_prefix}* ({type(exc).__name__}: {exc})")
+    cached = insights_report.load_sweep(sweep)
+    if cached is None:
+        typer.echo(f"note: no sweep at {sweep}: the held-out and sweep sections are left out")
+    for path in insights_report.write_report(out, stats, cached, view):
+        typer.echo(f"wrote {path}")
 
 
 def main() -> None:  # pragma: no cover

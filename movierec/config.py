@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     # true: no taste profile for a user until they consent (opt-in); false: until they object (opt-out).
     consent_required: bool = Field(False, alias="MOVIEREC_CONSENT_REQUIRED")
 
+    # Kibana, for `movierec dashboards import`: an API key, or a user name and password. Secrets are
+    # SecretStr, so they never show in a repr, a log line or an error message.
+    kibana_url: str = Field("http://127.0.0.1:5601", alias="KIBANA_URL")
+    kibana_api_key: SecretStr | None = Field(None, alias="KIBANA_API_KEY")
+    kibana_username: str | None = Field(None, alias="KIBANA_USERNAME")
+    kibana_password: SecretStr | None = Field(None, alias="KIBANA_PASSWORD")
+
     # The local node that `movierec es up` manages.
     es_version: str = Field("8.19.21", alias="MOVIEREC_ES_VERSION")
     es_home: Path = Field(default_factory=lambda: default_home() / "es", alias="MOVIEREC_ES_HOME")

@@ -12,7 +12,7 @@ from movierec.config import get_settings
 from movierec.search.client import async_client
 from movierec.search.ratings import ModelCache
 from movierec.service import errors, metrics
-from movierec.service.routes import health, movies, recommendations, users
+from movierec.service.routes import explore, health, movies, new_users, page, recommendations, users
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,9 @@ def create_app() -> FastAPI:
     app.include_router(movies.router)
     app.include_router(recommendations.router)
     app.include_router(users.router)
+    app.include_router(new_users.router)
+    app.include_router(explore.router)
+    app.include_router(page.router)
     return app
 
 

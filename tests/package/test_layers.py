@@ -16,6 +16,9 @@ PURE = {
     "movierec/errors.py",
     "movierec/resources.py",
     "movierec/modelcard.py",
+    "movierec/genres.py",
+    "movierec/analysis.py",
+    "movierec/figures.py",
     "search/text.py",
     "search/queries.py",
     "search/foldin.py",
@@ -27,7 +30,7 @@ PURE = {
 ENGINES = ("elasticsearch", "elastic_transport", "pyspark", "fastapi", "starlette", "httpx", "aiohttp", "uvicorn")
 PIPELINE = "movierec.pipeline"
 SERVICE = "movierec.service"
-CLI = ("movierec.cli", "movierec.doctor", "movierec.esnode", "movierec.kibana")
+CLI = ("movierec.cli", "movierec.doctor", "movierec.esnode", "movierec.kibana", "movierec.report")
 
 
 def modules(folder: str) -> list[Path]:
