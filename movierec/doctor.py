@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from movierec.config import Settings
+from movierec.escompat import CLIENT_VERSION, server_version_at
 from movierec.esnode import EsNodeError, find_jdk, java_major
 
 SPARK_MIN_JAVA = 17
@@ -24,7 +26,7 @@ def spark_java() -> tuple[Path | None, int | None]:
     return home, java_major(home)
 
 
-def run_checks(settings: Settings, echo) -> int:
+def run_checks(settings: Settings, echo: Callable[[str], object]) -> int:
     problems = 0
     home, major = spark_java()
     if major is None or major < SPARK_MIN_JAVA:
@@ -46,4 +48,19 @@ def run_checks(settings: Settings, echo) -> int:
     else:
         problems += 1
         echo("FAIL  Maven (mvn) is needed once to fetch the Elasticsearch server build: apt-get install maven")
+    problems += check_server(settings.es_url, echo)
     return problems
+
+
+def check_server(url: str, echo: Callable[[str], object]) -> int:
+    """A server already at ES_URL must be one this client can talk to; none there is fine."""
+    version = server_version_at(url)
+    if version is None:
+        echo(f"ok    no Elasticsearch answering at {url} (`movierec es up` starts one)")
+        return 0
+    problem = version.problem()
+    if problem:
+        echo(f"FAIL  {url}: {problem}")
+        return 1
+    echo(f"ok    Elasticsearch {version.number} at {url} (Python client {CLIENT_VERSION})")
+    return 0

@@ -29,7 +29,7 @@ from movierec.errors import Failed
 log = logging.getLogger(__name__)
 
 ARTIFACT = "org.elasticsearch.distribution.integ-test-zip:elasticsearch:{version}:zip"
-# Lowest JDK each server major runs on.
+# Lowest JDK each server major runs on (9.x: JDK 21+; the 9.5.3 build is tested here on Temurin 25).
 MIN_JDK_BY_ES_MAJOR = {7: 11, 8: 17, 9: 21}
 JVM_DIRS = (Path("/usr/lib/jvm"),)
 
@@ -120,7 +120,7 @@ def find_jdk(es_version: str, *, env: dict[str, str] | None = None, search_dirs:
         raise EsNodeError(
             f"No JDK {need}+ found for Elasticsearch {es_version}: ES_JAVA_HOME is not set and "
             f"{', '.join(map(str, search_dirs))} has no suitable JDK (looked at: {looked}). "
-            f"Install one (e.g. apt-get install openjdk-17-jdk-headless) or set ES_JAVA_HOME."
+            f"Install one (e.g. apt-get install openjdk-{need}-jdk-headless) or set ES_JAVA_HOME."
         )
     return max(candidates, key=lambda jdk: jdk.major)
 
