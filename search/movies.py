@@ -10,7 +10,8 @@ from movierec.errors import NotFound
 from movierec.search import queries
 from movierec.search.indices import IndexNames
 
-VECTOR_SOURCE = [*queries.MOVIE_SOURCE, "item_vector", "audience_vector"]
+VECTOR_FIELDS = ("item_vector", "audience_vector")
+VECTOR_SOURCE = [*queries.MOVIE_SOURCE, *VECTOR_FIELDS]
 ALTERNATIVES = 4
 # A candidate within this fraction of the best score is a real alternative, not noise.
 ALTERNATIVE_SCORE_RATIO = 0.6
@@ -66,14 +67,19 @@ async def resolve_title(es: AsyncElasticsearch, names: IndexNames, title: str) -
 
 
 async def get_movie(es: AsyncElasticsearch, names: IndexNames, movie_id: int, *, with_vectors: bool = False) -> dict:
+    """The movie document; its vectors only when asked for.
+
+    The movies index leaves vectors out of `_source` (Elasticsearch 9.2+ default, kept: see
+    mappings/movies.json), so they are requested explicitly (`_source_exclude_vectors=false`).
+    """
     try:
-        doc = await es.get(index=names.movies, id=str(movie_id))
+        if with_vectors:
+            doc = await es.get(index=names.movies, id=str(movie_id), source_exclude_vectors=False)
+        else:
+            doc = await es.get(index=names.movies, id=str(movie_id), source_excludes=[*VECTOR_FIELDS, "suggest"])
     except NotFoundError:
         raise MovieNotFound(str(movie_id), by_id=True) from None
-    src = doc["_source"]
-    if not with_vectors:
-        src = {k: v for k, v in src.items() if k not in ("item_vector", "audience_vector", "suggest")}
-    return src
+    return doc["_source"]
 
 
 async def suggest(es: AsyncElasticsearch, names: IndexNames, prefix: str, *, size: int = 10) -> list[dict]:
