@@ -316,8 +316,15 @@ class LocalNode:
 
     def _write_config(self) -> Path:
         conf_dir = self.node_dir / "config"
+        marker = conf_dir / ".movierec-es-version"
+        if conf_dir.exists() and (not marker.is_file() or marker.read_text().strip() != self.version):
+            # Another server version on this port's data (an upgrade, e.g. 8.19 -> 9.5): the data folder
+            # stays, the config files (jvm.options, log4j2) come from the version that now runs it.
+            log.info("node folder %s moves to Elasticsearch %s: fresh config files", self.node_dir, self.version)
+            shutil.rmtree(conf_dir)
         if not conf_dir.exists():
             shutil.copytree(self.dist_dir / "config", conf_dir)
+            marker.write_text(self.version + "\n")
         for sub in ("data", "logs"):
             (self.node_dir / sub).mkdir(parents=True, exist_ok=True)
         settings = {

@@ -108,3 +108,24 @@ def test_status_of_a_node_that_is_not_running(tmp_path):
     status = LocalNode(Settings(MOVIEREC_ES_HOME=tmp_path), url="http://127.0.0.1:9299").status()
     assert not status.running
     assert "not running" in status.describe()
+
+
+def test_a_node_folder_moving_to_another_version_gets_that_versions_config(tmp_path):
+    """Upgrading the local node (8.19 -> 9.5 on the same port) keeps the data and renews jvm.options etc."""
+
+    def node(version: str) -> LocalNode:
+        dist = tmp_path / f"elasticsearch-{version}" / "config"
+        dist.mkdir(parents=True, exist_ok=True)
+        (dist / "jvm.options").write_text(f"# {version}\n")
+        return LocalNode(Settings(MOVIEREC_ES_HOME=tmp_path, MOVIEREC_ES_VERSION=version), url="http://127.0.0.1:9299")
+
+    old = node("8.19.21")
+    conf = old._write_config()
+    (old.node_dir / "data" / "kept").write_text("indices")
+    assert (conf / "jvm.options").read_text() == "# 8.19.21\n"
+    assert node("8.19.21")._write_config() == conf and (conf / "jvm.options").read_text() == "# 8.19.21\n"
+    conf = node("9.5.3")._write_config()
+    assert (conf / "jvm.options").read_text() == "# 9.5.3\n" and "http.port: 9299" in (
+        conf / "elasticsearch.yml"
+    ).read_text()
+    assert (old.node_dir / "data" / "kept").read_text() == "indices"
