@@ -53,9 +53,15 @@ class ResolvedMovie:
     audience_vector: list[float] | None
 
 
-async def resolve_title(es: AsyncElasticsearch, names: IndexNames, title: str) -> ResolvedMovie:
-    """The movie a user meant by `title`, with the close alternatives; MovieNotFound with suggestions."""
-    body = queries.title_search_body(title, limit=ALTERNATIVES + 1, source=VECTOR_SOURCE)
+async def resolve_title(
+    es: AsyncElasticsearch, names: IndexNames, title: str, *, with_vectors: bool = True
+) -> ResolvedMovie:
+    """The movie a user meant by `title`, with the close alternatives; MovieNotFound with suggestions.
+
+    With `with_vectors` the seed's vectors come back in the same round trip (asked for by name: the
+    movies index leaves them out of `_source` otherwise)."""
+    source = VECTOR_SOURCE if with_vectors else queries.MOVIE_SOURCE
+    body = queries.title_search_body(title, limit=ALTERNATIVES + 1, source=source)
     hits = (await es.search(index=names.movies, body=body))["hits"]["hits"]
     if not hits:
         raise MovieNotFound(title, await suggest(es, names, title, size=5))
