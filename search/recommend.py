@@ -118,7 +118,9 @@ async def for_movie_id(
     """kNN whose query vector Elasticsearch reads from the movie's own document (`lookup`).
 
     Tries the mode's fields in order (a movie nobody liked costs one more request); NoVector when the
-    movie has none of them, MovieNotFound when there is no such movie.
+    movie has none of them, MovieNotFound when there is no such movie. No served path uses it today:
+    for a title and for a movie id the vector-sending forms measured as fast or faster (`for_title`,
+    `similar_to`); benchmarks/serve.py measures both forms on every run.
     """
     flt = _excluding(flt, [movie_id])
     for field in MODE_FIELDS[mode]:
@@ -143,14 +145,17 @@ async def for_title(
     flt: queries.MovieFilter | None = None,
     diversity: float = 0.0,
 ) -> tuple[ResolvedMovie, list[dict]]:
-    """(the movie understood, its list): title search without vectors, then a kNN that looks the seed's
-    vector up. Two round trips either way; the lookup kept because it measured as fast at concurrency 1
-    and faster at 8 (benchmarks/serve.py, 15 s cells on 9.5.3: p50 6.45 ms with the vectors in the title
-    search's hits vs 6.53 ms with the lookup at 1; 66.3 vs 57.7 ms at 8). On 9.x the movies index keeps
-    vectors out of `_source`, so each of the title search's five hits had two vectors rebuilt from the
-    vector data and serialised; the lookup reads one, inside Elasticsearch."""
-    seed = await resolve_title(es, names, title, with_vectors=False)
-    return seed, await for_movie_id(es, names, seed.movie["movie_id"], k=k, mode=mode, flt=flt, diversity=diversity)
+    """(the movie understood, its list): the title search returns the seed's vectors with its hits, then
+    the kNN is sent the vector. Two round trips either way: a lookup here saves no round trip, only the
+    vectors in the hits' JSON, and costs its read inside Elasticsearch. Measured on 9.5.3
+    (benchmarks/serve.py, four runs, p50 ms vectors sent vs looked up): concurrency 1: 8.87/8.86,
+    6.45/6.53, 6.24/6.61, 7.09/7.77; concurrency 8: 70.0/65.9, 66.3/57.7, 53.4/61.3, 66.8/57.6. Never
+    faster at 1; at 8 ahead in three runs of four on a machine whose load average was 15-20 from other
+    work. Kept the vectors: the per-request latency is the consistent number (`for_movie_id` is the
+    lookup form, re-measured by every benchmark run).
+    """
+    seed = await resolve_title(es, names, title)
+    return seed, await for_movie(es, names, seed, k=k, mode=mode, flt=flt, diversity=diversity)
 
 
 async def similar_to(
@@ -166,10 +171,11 @@ async def similar_to(
     """(the movie, its list) for a movie id: the document with its vectors, then the kNN with the vector.
 
     Measured against the one-round-trip form (the document and a kNN that looks the vector up, side by
-    side): two trips p50 4.40 vs 4.65 ms at concurrency 1, 23.6 vs 25.6 ms at 8 (15 s cells; an earlier
-    5 s run: 3.24 vs 3.50 and 26.9 vs 27.6). Both forms send two requests and read the vector once; the
-    lookup only overlaps them, which gains nothing on a loopback round trip (~0.3 ms) when the cores are
-    busy, and its kNN waits for an internal get. So the two trips stay.
+    side; benchmarks/serve.py on 9.5.3, four runs, p50 ms two trips vs lookup): concurrency 1:
+    3.24/3.50, 4.40/4.65, 3.40/3.50, 4.35/4.40; concurrency 8: 26.9/27.6, 23.6/25.6, 20.9/22.3, 25.8/26.5.
+    Both forms send two requests and read the vector once; the lookup only overlaps them, which gains
+    nothing on a loopback round trip (~0.3 ms) when the cores are busy, and its kNN waits for an
+    internal get. So the two trips stay.
     """
     doc = await get_movie(es, names, movie_id, with_vectors=True)
     seed = ResolvedMovie(movie_hit({"_source": doc}), [], doc.get("item_vector"), doc.get("audience_vector"))
@@ -223,9 +229,10 @@ async def for_user(
 
     The rated movies and the consent are read side by side; the kNN then looks the user's vector up
     itself (a user without one is a lookup miss: popular list). Kept over fetching the vector alongside
-    the other two reads (benchmarks/serve.py, 15 s cells on 9.5.3: p50 7.54 ms vs 8.13 ms at concurrency
-    1, 53.2 vs 60.7 ms at 8; an earlier 5 s run: 7.34 vs 7.33 and 56.7 vs 53.0): it is one request fewer
-    per call and no vector in JSON, for ~0.3 ms of lookup inside Elasticsearch (bare kNN 2.18 vs 1.86 ms).
+    the other two reads (benchmarks/serve.py on 9.5.3, four runs, p50 ms fetched vs lookup):
+    concurrency 1: 7.33/7.34, 8.13/7.54, 7.05/6.71, 7.31/7.23; concurrency 8: 53.0/56.7, 60.7/53.2,
+    55.9/46.8, 62.5/54.1. It is one request fewer per call and no vector in JSON, for 0.2-0.6 ms of lookup
+    inside Elasticsearch (bare kNN, vector sent vs looked up: 1.81/2.02, 1.86/2.18, 2.32/2.91, 1.85/2.09).
     """
     rated, consent = await asyncio.gather(
         rated_movie_ids(es, names, user_id), get_consent(es, names, user_id, default=consent_default)

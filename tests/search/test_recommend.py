@@ -108,7 +108,7 @@ def test_similar_to_and_for_title_give_the_same_lists_both_ways(indexed):
 
     looked_up, movie, two_trips, seed, by_title, sent = run(indexed, go)
     assert movie["title"] == "The Shawshank Redemption" and not {"item_vector", "audience_vector"} & movie.keys()
-    assert seed.movie["movie_id"] == 318 and seed.item_vector is None  # no vectors fetched for a title
+    assert seed.movie["movie_id"] == 318 and seed.item_vector and seed.audience_vector
     assert ids(two_trips) == ids(looked_up) == ids(by_title) == ids(sent) and 318 not in ids(looked_up)
 
 
@@ -176,7 +176,7 @@ def test_diversity_zero_is_todays_list(indexed):
     async def go(es, names):
         seed = await movies.resolve_title(es, names, "toy story")
         return (
-            await recommend.for_movie(es, names, seed, k=10),  # the 8.x-era path: vector sent
+            await recommend.for_movie(es, names, seed, k=10),
             (await recommend.for_title(es, names, "toy story", k=10, diversity=0.0))[1],
             await recommend.for_user(es, names, 1, k=10),
             await recommend.for_user(es, names, 1, k=10, diversity=0.0),
