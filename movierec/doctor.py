@@ -48,19 +48,22 @@ def run_checks(settings: Settings, echo: Callable[[str], object]) -> int:
     else:
         problems += 1
         echo("FAIL  Maven (mvn) is needed once to fetch the Elasticsearch server build: apt-get install maven")
-    problems += check_server(settings.es_url, echo)
+    check_server(settings.es_url, echo)
     return problems
 
 
-def check_server(url: str, echo: Callable[[str], object]) -> int:
-    """A server already at ES_URL must be one this client can talk to; none there is fine."""
+def check_server(url: str, echo: Callable[[str], object]) -> bool:
+    """Whether a server at ES_URL is one this client can talk to (none there is fine).
+
+    A mismatch is a WARN, not a missing prerequisite: `make test` runs its own node and must not fail
+    because of another server on ES_URL; the demo, the pipeline and `/health` do depend on it."""
     version = server_version_at(url)
     if version is None:
         echo(f"ok    no Elasticsearch answering at {url} (`movierec es up` starts one)")
-        return 0
+        return True
     problem = version.problem()
     if problem:
-        echo(f"FAIL  {url}: {problem}")
-        return 1
+        echo(f"WARN  {url}: {problem}")
+        return False
     echo(f"ok    Elasticsearch {version.number} at {url} (Python client {CLIENT_VERSION})")
-    return 0
+    return True

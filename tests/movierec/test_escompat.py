@@ -62,16 +62,16 @@ def fake_8x():
     server.shutdown()
 
 
-def test_check_fails_with_a_clear_message_against_an_8x_server(fake_8x):
+def test_check_warns_with_a_clear_message_against_an_8x_server(fake_8x):
     lines: list[str] = []
     assert server_version_at(fake_8x) == ServerVersion("8.19.21")
-    assert check_server(fake_8x, lines.append) == 1
-    assert lines[0].startswith("FAIL") and "Elasticsearch 8.19.21 is too old" in lines[0]
+    assert check_server(fake_8x, lines.append) is False
+    assert lines[0].startswith("WARN") and "Elasticsearch 8.19.21 is too old" in lines[0]
 
 
 def test_check_is_fine_with_nothing_listening():
     lines: list[str] = []
-    assert check_server("http://127.0.0.1:1", lines.append) == 0 and lines[0].startswith("ok")
+    assert check_server("http://127.0.0.1:1", lines.append) is True and lines[0].startswith("ok")
 
 
 def test_health_reports_an_incompatible_server(fake_8x, monkeypatch):
@@ -99,4 +99,4 @@ def test_health_reports_an_incompatible_server(fake_8x, monkeypatch):
 @pytest.mark.es
 def test_check_and_health_against_the_real_node(es_url, monkeypatch):
     lines: list[str] = []
-    assert check_server(es_url, lines.append) == 0 and "Elasticsearch 9.5.3" in lines[0]
+    assert check_server(es_url, lines.append) is True and "Elasticsearch 9.5.3" in lines[0]
