@@ -5,8 +5,9 @@
 Raw HTTP (aiohttp, plain JSON), so one process can talk to an 8.x and a 9.x node alike, and the two
 servers see the same moment of the machine: benchmarks run one after the other on a shared machine
 differ by more than the servers do. Both nodes need the same movies index (`--index`); the query vectors
-are the item vectors of the first node's 200 most rated movies. Rows: a plain kNN with the vector sent
-(k=10), and on nodes that have it (9.x) the same kNN with the vector looked up from the movie's document.
+are the item vectors of the first node's 200 most rated movies. Rows: the service's kNN body with the
+vector sent (k=10, the movie fields as `_source`), and on nodes that have it (9.x) the same kNN with the
+vector looked up from the movie's document.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import statistics
 import time
 
 import aiohttp
+
+from movierec.search import queries
 
 
 def pct(values: list[float], q: float) -> float:
@@ -35,12 +38,13 @@ async def post(session: aiohttp.ClientSession, url: str, body: dict) -> float:
 
 
 def knn(vector: list[float]) -> dict:
-    return {"knn": {"field": "item_vector", "query_vector": vector, "k": 10, "num_candidates": 100}, "size": 10}
+    # The service's own body: its `_source` list matters, since an 8.x index would otherwise send the
+    # vectors back with every hit (they are in its `_source`) and a 9.x index would not.
+    return queries.knn_body(vector, k=10)
 
 
 def knn_lookup(index: str, movie_id: int) -> dict:
-    lookup = {"lookup": {"index": index, "id": str(movie_id), "path": "item_vector"}}
-    return {"knn": {"field": "item_vector", "query_vector_builder": lookup, "k": 10, "num_candidates": 100}, "size": 10}
+    return queries.knn_body(queries.VectorLookup(index, str(movie_id), "item_vector"), k=10)
 
 
 async def main_async(a: str, b: str, index: str, seconds: float) -> None:
