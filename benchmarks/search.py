@@ -54,11 +54,7 @@ async def latency_and_accuracy(es_url: str, names: IndexNames, rounds: int) -> l
                 await timed(search_ms, movies.search_titles(es, names, query, limit=10))
                 await timed(suggest_ms, movies.suggest(es, names, query[:6], size=10))
 
-                async def title_to_recs(q=query):
-                    seed = await movies.resolve_title(es, names, q)
-                    return await recommend.for_movie(es, names, seed, k=10)
-
-                await timed(recs_ms, title_to_recs())
+                await timed(recs_ms, recommend.for_title(es, names, query, k=10))
         for label, samples in (
             ("title search", search_ms),
             ("autocomplete (suggest)", suggest_ms),

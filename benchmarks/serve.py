@@ -1,7 +1,7 @@
 """API latency and throughput over loopback, next to the bare Elasticsearch round trips.
 
     movierec es up && movierec pipeline run        # once
-    .venv/bin/python benchmarks/serve.py [--seconds 10] [--workers 2] [--client aiohttp|httpx]
+    .venv/bin/python benchmarks/serve.py [--seconds 10] [--workers 2] [--client aiohttp|httpx] [--port 8077]
 
 Starts uvicorn as production would (N workers, no reload, no access log) on 127.0.0.1:8077,
 drives it at concurrency 1, 8 and 32 for a bounded time per cell, and measures the same work
@@ -11,6 +11,11 @@ The API is driven with aiohttp by default: the async ES client talks to Elastics
 aiohttp, so both sides of the API/ES ratio pay the same client cost and the ratio measures the
 wrapper. `--client httpx` shows what a slower client adds (about 1.7 ms per request here).
 The load generator shares the machine's cores with the API and Elasticsearch.
+
+A second table compares, path by path, the query vector fetched and sent back (`two trips`) with
+Elasticsearch reading it itself (`query_vector_builder.lookup`, 9.x), taking turns at concurrency 1
+and as separate cells at 8: similar movies by id, a user's recommendations, a resolved title's list,
+and the bare kNN. `search/recommend.py` keeps the faster form of each (README).
 """
 
 from __future__ import annotations
@@ -30,10 +35,11 @@ from elasticsearch import AsyncElasticsearch
 
 from movierec.config import get_settings
 from movierec.search import movies, queries, recommend
+from movierec.search.consent import get_consent
 from movierec.search.indices import IndexNames
 from movierec.search.title_queries import TITLE_QUERIES
 
-PORT = 8077
+DEFAULT_PORT = 8077
 TITLES = [q for q, _, _ in TITLE_QUERIES]
 
 
@@ -129,7 +135,7 @@ class AiohttpDriver:
 DRIVERS = {"aiohttp": AiohttpDriver, "httpx": HttpxDriver}
 
 
-def start_api(workers: int) -> subprocess.Popen:
+def start_api(workers: int, port: int) -> subprocess.Popen:
     cmd = [
         sys.executable,
         "-m",
@@ -138,7 +144,7 @@ def start_api(workers: int) -> subprocess.Popen:
         "--host",
         "127.0.0.1",
         "--port",
-        str(PORT),
+        str(port),
         "--workers",
         str(workers),
         "--no-access-log",
@@ -148,24 +154,31 @@ def start_api(workers: int) -> subprocess.Popen:
     proc = subprocess.Popen(cmd, env=os.environ.copy())
     for _ in range(100):
         try:
-            if httpx.get(f"http://127.0.0.1:{PORT}/health", timeout=1).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
                 return proc
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
     proc.terminate()
-    raise SystemExit("the API did not become healthy on port 8077 (is the data indexed? `movierec pipeline run`)")
+    raise SystemExit(f"the API did not become healthy on port {port} (is the data indexed? `movierec pipeline run`)")
 
 
-async def run(seconds: float, workers: int, client: str) -> list[tuple]:
+async def run(
+    seconds: float, workers: int, client: str, port: int, only_lookups: bool = False
+) -> tuple[list[tuple], list[tuple]]:
     settings = get_settings()
     names = IndexNames(settings.index_prefix)
     # A pool as large as the highest concurrency: the default 10 connections queue requests at 32.
     es = AsyncElasticsearch(settings.es_url, request_timeout=10, connections_per_node=64)
     probe = await es.search(
-        index=names.movies, size=200, query={"exists": {"field": "item_vector"}}, source=["item_vector"]
+        index=names.movies,
+        size=200,
+        query={"exists": {"field": "audience_vector"}},
+        source=["movie_id", "item_vector"],
+        sort=[{"num_ratings": "desc"}],
     )
     vectors = [hit["_source"]["item_vector"] for hit in probe["hits"]["hits"]]
+    movie_ids = [hit["_source"]["movie_id"] for hit in probe["hits"]["hits"]]
     users = [
         hit["_source"]["user_id"]
         for hit in (await es.search(index=names.users, size=500, source=["user_id"]))["hits"]["hits"]
@@ -177,13 +190,41 @@ async def run(seconds: float, workers: int, client: str) -> list[tuple]:
     async def es_knn(i):
         await es.search(index=names.movies, body=queries.knn_body(vectors[i % len(vectors)], k=10))
 
-    async def es_title_recs(i):
-        seed = await movies.resolve_title(es, names, title(i))
-        await recommend.for_movie(es, names, seed, k=10)
+    async def es_knn_lookup(i):
+        lookup = queries.VectorLookup(names.movies, str(movie_ids[i % len(movie_ids)]), "item_vector")
+        await es.search(index=names.movies, body=queries.knn_body(lookup, k=10))
+
+    # Each path in the form search/recommend.py serves, and in the form it does not (kept here to re-measure).
+    async def es_title_recs(i):  # served: the seed's vectors in the title search's hits, sent with the kNN
+        await recommend.for_title(es, names, title(i), k=10)
+
+    async def es_title_recs_lookup(i):  # title search without vectors, kNN with lookup
+        seed = await movies.resolve_title(es, names, title(i), with_vectors=False)
+        await recommend.for_movie_id(es, names, seed.movie["movie_id"], k=10)
+
+    async def es_similar(i):  # served: the movie with its vectors, then the kNN
+        await recommend.similar_to(es, names, movie_ids[i % len(movie_ids)], k=10)
+
+    async def es_similar_lookup(i):  # the movie and a kNN that looks its vector up, side by side
+        movie_id = movie_ids[i % len(movie_ids)]
+        await asyncio.gather(movies.get_movie(es, names, movie_id), recommend.for_movie_id(es, names, movie_id, k=10))
+
+    async def es_user_recs(i):  # served: rated || consent, then the kNN looks the user's vector up
+        await recommend.for_user(es, names, users[i % len(users)], k=10)
+
+    async def es_user_recs_fetched(i):  # rated || vector || consent, then the kNN with the vector
+        user_id = users[i % len(users)]
+        rated, doc, _consent = await asyncio.gather(
+            recommend.rated_movie_ids(es, names, user_id),
+            es.get(index=names.users, id=str(user_id), source_includes=["user_vector"]),
+            get_consent(es, names, user_id, default=True),
+        )
+        flt = queries.MovieFilter(exclude_ids=tuple(rated))
+        await recommend.knn_movies(es, names, doc["_source"]["user_vector"], k=10, flt=flt)
 
     rows = []
-    proc = start_api(workers)
-    api = DRIVERS[client](f"http://127.0.0.1:{PORT}")
+    proc = None if only_lookups else start_api(workers, port)
+    api = DRIVERS[client](f"http://127.0.0.1:{port}")
     # Each API scenario next to the same search/ calls made straight against Elasticsearch.
     pairs = [
         (
@@ -202,17 +243,32 @@ async def run(seconds: float, workers: int, client: str) -> list[tuple]:
             "API user recommendations",
             lambda i: api.get(f"/users/{users[i % len(users)]}/recommendations", {"k": 10}),
             "ES user recs (2 round trips)",
-            lambda i: recommend.for_user(es, names, users[i % len(users)], k=10),
+            es_user_recs,
+        ),
+        (
+            "API similar movies by id",
+            lambda i: api.get(f"/movies/{movie_ids[i % len(movie_ids)]}/similar", {"k": 10}),
+            "ES similar by id (2 round trips)",
+            es_similar,
         ),
     ]
+    # The same path both ways: the vector fetched and sent back, or looked up inside the kNN request.
+    lookups = [
+        ("similar by id", es_similar, es_similar_lookup),
+        ("user recommendations", es_user_recs_fetched, es_user_recs),
+        ("title -> recommendations", es_title_recs, es_title_recs_lookup),
+        ("bare kNN", es_knn, es_knn_lookup),
+    ]
+    compared = []
     try:
-        for api_label, api_call, es_label, es_call in pairs:
+        for api_label, api_call, es_label, es_call in [] if only_lookups else pairs:
             await drive_alternating([api_call, es_call], min(1.0, seconds))  # warm-up
             api_row, es_row = await drive_alternating([api_call, es_call], seconds)
             rows += [(api_label, 1, api_row), (es_label, 1, es_row)]
-        await drive(es_knn, 1, min(1.0, seconds))
-        rows.append(("ES bare kNN (1 round trip)", 1, await drive(es_knn, 1, seconds)))
-        for concurrency in (8, 32):
+        if not only_lookups:
+            await drive(es_knn, 1, min(1.0, seconds))
+            rows.append(("ES bare kNN (1 round trip)", 1, await drive(es_knn, 1, seconds)))
+        for concurrency in () if only_lookups else (8, 32):
             for label, call in [
                 *((a, ac) for a, ac, _, _ in pairs),
                 *((e, ec) for _, _, e, ec in pairs),
@@ -220,18 +276,24 @@ async def run(seconds: float, workers: int, client: str) -> list[tuple]:
             ]:
                 await drive(call, concurrency, min(1.0, seconds))  # warm-up
                 rows.append((label, concurrency, await drive(call, concurrency, seconds)))
+        for name, fetched, looked_up in lookups:
+            await drive_alternating([fetched, looked_up], min(1.0, seconds))
+            compared.append((name, 1, *await drive_alternating([fetched, looked_up], seconds)))
+            compared.append((name, 8, await drive(fetched, 8, seconds), await drive(looked_up, 8, seconds)))
     finally:
         await api.close()
-        proc.terminate()
-        proc.wait(timeout=20)
+        if proc:
+            proc.terminate()
+            proc.wait(timeout=20)
         await es.close()
-    return rows
+    return rows, compared
 
 
 PAIRS = [
     ("title search", "API title search", "ES title search (1 round trip)"),
     ("title -> recommendations", "API title -> recommendations", "ES title -> recs (2 round trips)"),
     ("user recommendations", "API user recommendations", "ES user recs (2 round trips)"),
+    ("similar movies by id", "API similar movies by id", "ES similar by id (2 round trips)"),
 ]
 
 
@@ -240,21 +302,35 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--client", choices=sorted(DRIVERS), default="aiohttp", help="HTTP client driving the API")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port for the API under test")
+    parser.add_argument("--only-lookups", action="store_true", help="only the two-trips vs lookup comparison")
     args = parser.parse_args()
-    rows = asyncio.run(run(args.seconds, args.workers, args.client))
-    print(f"{'scenario':<34} {'conc':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8} {'errors':>6}")
+    rows, compared = asyncio.run(run(args.seconds, args.workers, args.client, args.port, args.only_lookups))
+    print(f"{'scenario':<38} {'conc':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8} {'errors':>6}")
     for label, concurrency, r in rows:
         cells = f"{r['p50']:>8.2f} {r['p95']:>8.2f} {r['p99']:>8.2f} {r['rps']:>8.0f} {r['errors']:>6}"
-        print(f"{label:<34} {concurrency:>4} {cells}")
+        print(f"{label:<38} {concurrency:>4} {cells}")
     print(
         f"(uvicorn --workers {args.workers}, {args.client} client, {args.seconds:g} s per cell, "
         f"load generator on the same {os.cpu_count()} cores)"
     )
-    p50 = {(label, c): r["p50"] for label, c, r in rows}
-    print("API p50 / ES p50 at concurrency 1, measured taking turns (goal <= 1.5):")
-    for name, api_label, es_label in PAIRS:
-        print(f"  {name:<26} {p50[(api_label, 1)] / p50[(es_label, 1)]:.2f}x")
-    for label, concurrency, r in rows:
+    if rows:
+        p50 = {(label, c): r["p50"] for label, c, r in rows}
+        print("API p50 / ES p50 at concurrency 1, measured taking turns (goal <= 1.5):")
+        for name, api_label, es_label in PAIRS:
+            print(f"  {name:<26} {p50[(api_label, 1)] / p50[(es_label, 1)]:.2f}x")
+    print("\nQuery vector fetched and sent back (two trips) vs looked up inside the kNN request (lookup), ES level:")
+    print(f"{'path':<26} {'conc':>4} {'two trips p50':>14} {'lookup p50':>11} {'two trips p99':>14} {'lookup p99':>11}")
+    for name, concurrency, fetched, looked_up in compared:
+        print(
+            f"{name:<26} {concurrency:>4} {fetched['p50']:>14.2f} {looked_up['p50']:>11.2f} "
+            f"{fetched['p99']:>14.2f} {looked_up['p99']:>11.2f}"
+        )
+    for label, concurrency, r in rows + [
+        (f"{name} ({form})", c, r)
+        for name, c, *pair in compared
+        for form, r in zip(("two trips", "lookup"), pair, strict=True)
+    ]:
         if r["errors"]:
             print(f"first error in {label!r} at concurrency {concurrency}: {r['first_error']}")
 

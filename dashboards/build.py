@@ -1,4 +1,4 @@
-"""Builds dashboards/movierec.ndjson (Kibana 8 saved objects): `python dashboards/build.py`.
+"""Builds dashboards/movierec.ndjson (Kibana 9 saved objects): `python dashboards/build.py`.
 
 Kibana stores visualisation state as JSON strings inside JSON; building them here keeps that
 nesting correct. The committed NDJSON is the objects for the default prefix (`movierec-`);
@@ -19,7 +19,6 @@ OUT = Path(__file__).with_name("movierec.ndjson")
 DEFAULT_PREFIX = "movierec-"
 # kind -> time field of its index pattern
 INDEX_PATTERNS = {"movies": None, "users": "last_rating_at", "ratings": "date"}
-VERSION = "8.19.0"
 # The embedding map draws at most this many movies (the most rated in the dashboard's time range and
 # filters); its title says so. The movies it can place are the MAP_MOVIES most rated overall.
 MAP_LIMIT = 2000
@@ -48,6 +47,23 @@ class Ids:
         return f"{self.slug}-dashboard"
 
 
+# Kibana 9.x (with Elasticsearch 9.5; Kibana's major must be the cluster's) carries, on its own saved
+# objects, coreMigrationVersion 8.8.0 (core migrations were frozen there when types moved to model
+# versions) and a typeMigrationVersion per type: the format an object is written in. Kibana runs every
+# migration newer than that on import. These objects are written in the formats Kibana 9's own sample
+# data uses (src/platform/plugins/shared/home/server/services/sample_data/data_sets/*/saved_objects.ts):
+# index-pattern 7.11.0, visualization (agg-based and vega) 8.0.0, dashboard 8.7.0 with panelsJSON.
+# Importable into Kibana 8.8 or newer (typeMigrationVersion is from 8.8); used with Kibana 9.x.
+CORE_MIGRATION_VERSION = "8.8.0"
+TYPE_MIGRATION_VERSION = {"index-pattern": "7.11.0", "visualization": "8.0.0", "dashboard": "8.7.0"}
+PANEL_VERSION = TYPE_MIGRATION_VERSION["dashboard"]
+MIN_KIBANA = "9.0.0"
+
+
+def versions(obj_type: str) -> dict:
+    return {"coreMigrationVersion": CORE_MIGRATION_VERSION, "typeMigrationVersion": TYPE_MIGRATION_VERSION[obj_type]}
+
+
 def index_pattern(obj_id: str, title: str, time_field: str | None) -> dict:
     attrs = {"title": title, "name": title}
     if time_field:
@@ -57,7 +73,7 @@ def index_pattern(obj_id: str, title: str, time_field: str | None) -> dict:
         "id": obj_id,
         "attributes": attrs,
         "references": [],
-        "coreMigrationVersion": VERSION,
+        **versions("index-pattern"),
     }
 
 
@@ -89,7 +105,7 @@ def visualization(
         "references": [
             {"name": "kibanaSavedObjectMeta.searchSourceJSON.index", "type": "index-pattern", "id": pattern_id}
         ],
-        "coreMigrationVersion": VERSION,
+        **versions("visualization"),
     }
 
 
@@ -212,7 +228,7 @@ def vega_embedding_map(ids: Ids) -> dict:
             },
         },
         "references": [],
-        "coreMigrationVersion": VERSION,
+        **versions("visualization"),
     }
 
 
@@ -349,7 +365,7 @@ def dashboard(ids: Ids, vis: list[dict]) -> dict:
     for i, obj in enumerate(vis):
         panels.append(
             {
-                "version": VERSION,
+                "version": PANEL_VERSION,
                 "type": "visualization",
                 "panelIndex": str(i + 1),
                 "panelRefName": f"panel_{i}",
@@ -377,7 +393,7 @@ def dashboard(ids: Ids, vis: list[dict]) -> dict:
             },
         },
         "references": refs,
-        "coreMigrationVersion": VERSION,
+        **versions("dashboard"),
     }
 
 

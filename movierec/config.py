@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     kibana_password: SecretStr | None = Field(None, alias="KIBANA_PASSWORD")
 
     # The local node that `movierec es up` manages.
-    es_version: str = Field("8.19.21", alias="MOVIEREC_ES_VERSION")
+    es_version: str = Field("9.5.3", alias="MOVIEREC_ES_VERSION")
     es_home: Path = Field(default_factory=lambda: default_home() / "es", alias="MOVIEREC_ES_HOME")
     es_heap: str = Field("1g", alias="MOVIEREC_ES_HEAP")
     es_user: str = Field("movierec-es", alias="MOVIEREC_ES_USER")

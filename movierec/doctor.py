@@ -10,6 +10,7 @@ from pathlib import Path
 from movierec.config import Settings
 from movierec.connection import mask
 from movierec.errors import BadInput
+from movierec.escompat import CLIENT_VERSION, server_version_at
 from movierec.esnode import EsNodeError, find_jdk, java_major
 
 SPARK_MIN_JAVA = 17
@@ -58,6 +59,7 @@ def run_checks(settings: Settings, echo: Callable[[str], object]) -> int:
     secrets["MOVIEREC_API_KEY"] = settings.api_key
     shown = ", ".join(f"{name}={mask(_plain(value))}" for name, value in secrets.items())
     echo(f"ok    secrets: {shown}")
+    check_server(settings.es_url.split(",")[0].strip(), echo)
     return problems
 
 
@@ -65,3 +67,20 @@ def _plain(value: object) -> str | None:
     if value is None:
         return None
     return value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
+
+
+def check_server(url: str, echo: Callable[[str], object]) -> bool:
+    """Whether a server at ES_URL is one this client can talk to (none there is fine).
+
+    A mismatch is a WARN, not a missing prerequisite: `make test` runs its own node and must not fail
+    because of another server on ES_URL; the demo, the pipeline and `/health` do depend on it."""
+    version = server_version_at(url)
+    if version is None:
+        echo(f"ok    no Elasticsearch answering at {url} (`movierec es up` starts one)")
+        return True
+    problem = version.problem()
+    if problem:
+        echo(f"WARN  {url}: {problem}")
+        return False
+    echo(f"ok    Elasticsearch {version.number} at {url} (Python client {CLIENT_VERSION})")
+    return True

@@ -31,7 +31,7 @@ from movierec.errors import Failed
 log = logging.getLogger(__name__)
 
 ARTIFACT = "org.elasticsearch.distribution.integ-test-zip:elasticsearch:{version}:zip"
-# Lowest JDK each server major runs on.
+# Lowest JDK each server major runs on (9.x: JDK 21+; the 9.5.3 build is tested here on Temurin 25).
 MIN_JDK_BY_ES_MAJOR = {7: 11, 8: 17, 9: 21}
 JVM_DIRS = (Path("/usr/lib/jvm"),)
 
@@ -122,7 +122,7 @@ def find_jdk(es_version: str, *, env: dict[str, str] | None = None, search_dirs:
         raise EsNodeError(
             f"No JDK {need}+ found for Elasticsearch {es_version}: ES_JAVA_HOME is not set and "
             f"{', '.join(map(str, search_dirs))} has no suitable JDK (looked at: {looked}). "
-            f"Install one (e.g. apt-get install openjdk-17-jdk-headless) or set ES_JAVA_HOME."
+            f"Install one (e.g. apt-get install openjdk-{need}-jdk-headless) or set ES_JAVA_HOME."
         )
     return max(candidates, key=lambda jdk: jdk.major)
 
@@ -378,8 +378,15 @@ class LocalNode:
 
     def _write_config(self) -> Path:
         conf_dir = self.node_dir / "config"
+        marker = conf_dir / ".movierec-es-version"
+        if conf_dir.exists() and (not marker.is_file() or marker.read_text().strip() != self.version):
+            # Another server version on this port's data (an upgrade, e.g. 8.19 -> 9.5): the data folder
+            # stays, the config files (jvm.options, log4j2) come from the version that now runs it.
+            log.info("node folder %s moves to Elasticsearch %s: fresh config files", self.node_dir, self.version)
+            shutil.rmtree(conf_dir)
         if not conf_dir.exists():
             shutil.copytree(self.dist_dir / "config", conf_dir)
+            marker.write_text(self.version + "\n")
         for sub in ("data", "logs"):
             (self.node_dir / sub).mkdir(parents=True, exist_ok=True)
         spec = self.spec

@@ -10,7 +10,8 @@ from movierec.errors import NotFound
 from movierec.search import queries
 from movierec.search.indices import IndexNames
 
-VECTOR_SOURCE = [*queries.MOVIE_SOURCE, "item_vector", "audience_vector"]
+VECTOR_FIELDS = ("item_vector", "audience_vector")
+VECTOR_SOURCE = [*queries.MOVIE_SOURCE, *VECTOR_FIELDS]
 ALTERNATIVES = 4
 # A candidate within this fraction of the best score is a real alternative, not noise.
 ALTERNATIVE_SCORE_RATIO = 0.6
@@ -52,9 +53,15 @@ class ResolvedMovie:
     audience_vector: list[float] | None
 
 
-async def resolve_title(es: AsyncElasticsearch, names: IndexNames, title: str) -> ResolvedMovie:
-    """The movie a user meant by `title`, with the close alternatives; MovieNotFound with suggestions."""
-    body = queries.title_search_body(title, limit=ALTERNATIVES + 1, source=VECTOR_SOURCE)
+async def resolve_title(
+    es: AsyncElasticsearch, names: IndexNames, title: str, *, with_vectors: bool = True
+) -> ResolvedMovie:
+    """The movie a user meant by `title`, with the close alternatives; MovieNotFound with suggestions.
+
+    With `with_vectors` the seed's vectors come back in the same round trip (asked for by name: the
+    movies index leaves them out of `_source` otherwise)."""
+    source = VECTOR_SOURCE if with_vectors else queries.MOVIE_SOURCE
+    body = queries.title_search_body(title, limit=ALTERNATIVES + 1, source=source)
     hits = (await es.search(index=names.movies, body=body))["hits"]["hits"]
     if not hits:
         raise MovieNotFound(title, await suggest(es, names, title, size=5))
@@ -66,14 +73,19 @@ async def resolve_title(es: AsyncElasticsearch, names: IndexNames, title: str) -
 
 
 async def get_movie(es: AsyncElasticsearch, names: IndexNames, movie_id: int, *, with_vectors: bool = False) -> dict:
+    """The movie document; its vectors only when asked for.
+
+    The movies index leaves vectors out of `_source` (Elasticsearch 9.2+ default, kept: see
+    mappings/movies.json), so they are requested explicitly (`_source_exclude_vectors=false`).
+    """
     try:
-        doc = await es.get(index=names.movies, id=str(movie_id))
+        if with_vectors:
+            doc = await es.get(index=names.movies, id=str(movie_id), source_exclude_vectors=False)
+        else:
+            doc = await es.get(index=names.movies, id=str(movie_id), source_excludes=[*VECTOR_FIELDS, "suggest"])
     except NotFoundError:
         raise MovieNotFound(str(movie_id), by_id=True) from None
-    src = doc["_source"]
-    if not with_vectors:
-        src = {k: v for k, v in src.items() if k not in ("item_vector", "audience_vector", "suggest")}
-    return src
+    return doc["_source"]
 
 
 async def suggest(es: AsyncElasticsearch, names: IndexNames, prefix: str, *, size: int = 10) -> list[dict]:

@@ -49,8 +49,51 @@ def num_candidates_for(k: int) -> int:
     return min(max(10 * k, 100), MAX_NUM_CANDIDATES)
 
 
+@dataclass(frozen=True)
+class VectorLookup:
+    """A query vector read by Elasticsearch from a stored document (`query_vector_builder.lookup`, 9.x),
+    in the same request as the kNN: no round trip to fetch it, no vector sent back and forth."""
+
+    index: str
+    id: str
+    path: str
+
+    def builder(self) -> dict:
+        return {"lookup": {"index": self.index, "id": self.id, "path": self.path}}
+
+
+QueryVector = Sequence[float] | VectorLookup
+
+
+def query_vector_clause(query: QueryVector) -> dict:
+    """`{"query_vector": [...]}` or `{"query_vector_builder": {"lookup": ...}}`, for kNN and diversify."""
+    if isinstance(query, VectorLookup):
+        return {"query_vector_builder": query.builder()}
+    return {"query_vector": [float(x) for x in query]}
+
+
+def _check_k(k: int) -> None:
+    if not 1 <= k <= MAX_K:
+        raise ValueError(f"k must be between 1 and {MAX_K}, got {k}")
+
+
+def knn_clause(
+    query: QueryVector,
+    *,
+    k: int,
+    num_candidates: int | None = None,
+    filter: dict | None = None,
+    field: str = "item_vector",
+) -> dict:
+    candidates = num_candidates or num_candidates_for(k)
+    knn: dict = {"field": field, **query_vector_clause(query), "k": k, "num_candidates": max(candidates, k)}
+    if filter:
+        knn["filter"] = filter
+    return knn
+
+
 def knn_body(
-    vector: Sequence[float],
+    query: QueryVector,
     *,
     k: int,
     num_candidates: int | None = None,
@@ -58,18 +101,77 @@ def knn_body(
     field: str = "item_vector",
     source: Sequence[str] = MOVIE_SOURCE,
 ) -> dict:
-    if not 1 <= k <= MAX_K:
-        raise ValueError(f"k must be between 1 and {MAX_K}, got {k}")
-    candidates = num_candidates or num_candidates_for(k)
-    knn: dict = {
-        "field": field,
-        "query_vector": [float(x) for x in vector],
-        "k": k,
-        "num_candidates": max(candidates, k),
-    }
-    if filter:
-        knn["filter"] = filter
+    """Top k by inner product; `query` is a vector or a `VectorLookup`; the filter runs inside the kNN."""
+    _check_k(k)
+    knn = knn_clause(query, k=k, num_candidates=num_candidates, filter=filter, field=field)
     return {"knn": knn, "size": k, "_source": list(source)}
+
+
+# Diversity: MMR re-ranks a wider kNN candidate set. 5 x k candidates (50 for k = 10) leave MMR room to
+# trade relevance for variety while every candidate is still a good match (benchmarks/diversity.py).
+MMR_CANDIDATE_FACTOR = 5
+MAX_MMR_WINDOW = MAX_K * MMR_CANDIDATE_FACTOR
+
+
+def mmr_window(k: int) -> int:
+    return min(k * MMR_CANDIDATE_FACTOR, MAX_MMR_WINDOW)
+
+
+def diversified_knn_body(
+    query: QueryVector,
+    *,
+    k: int,
+    diversity: float,
+    filter: dict | None = None,
+    field: str = "item_vector",
+    source: Sequence[str] = MOVIE_SOURCE,
+) -> dict:
+    """The `diversify` retriever (type `mmr`, Elasticsearch 9.x) over a kNN of `mmr_window(k)` candidates.
+
+    MMR picks k of them greedily by lambda * sim(query, d) - (1 - lambda) * max sim(d, picked), with
+    lambda = 1 - diversity and sim the field's inner product. Elasticsearch returns the picks in the kNN's
+    order (by relevance, with their kNN scores), so the list still reads best first. Filters and exclusions
+    run inside the kNN, so all k picks satisfy them.
+    """
+    _check_k(k)
+    if not 0.0 <= diversity <= 1.0:
+        raise ValueError(f"diversity must be between 0 and 1, got {diversity}")
+    window = mmr_window(k)
+    inner = {"knn": knn_clause(query, k=window, filter=filter, field=field)}
+    diversify = {
+        "type": "mmr",
+        "field": field,
+        "lambda": round(1.0 - diversity, 6),
+        "rank_window_size": window,
+        **query_vector_clause(query),
+        "retriever": inner,
+    }
+    return {"retriever": {"diversify": diversify}, "size": k, "_source": list(source)}
+
+
+def recommendation_body(
+    query: QueryVector,
+    *,
+    k: int,
+    filter: dict | None = None,
+    diversity: float = 0.0,
+    source: Sequence[str] = MOVIE_SOURCE,
+) -> dict:
+    """Diversity 0 is the plain kNN (today's ranking, byte for byte); above 0 the MMR retriever."""
+    if diversity:
+        return diversified_knn_body(query, k=k, diversity=diversity, filter=filter, source=source)
+    return knn_body(query, k=k, filter=filter, source=source)
+
+
+def popular_body(*, k: int, filter: dict | None = None, min_ratings: int = 20) -> dict:
+    """Best damped average among movies with enough ratings to trust it."""
+    clause = filter or {"match_all": {}}
+    return {
+        "size": k,
+        "_source": list(MOVIE_SOURCE),
+        "query": {"bool": {"filter": [clause, {"range": {"num_ratings": {"gte": min_ratings}}}]}},
+        "sort": [{"damped_rating": "desc"}],
+    }
 
 
 def title_search_body(query: str, *, limit: int = 10, source: Sequence[str] = MOVIE_SOURCE) -> dict:

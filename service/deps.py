@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from elasticsearch import AsyncElasticsearch
-from fastapi import Depends, Header, HTTPException, Path, Request
+from fastapi import Depends, Header, HTTPException, Path, Query, Request
 
 from movierec.config import Settings, get_settings
 from movierec.search.indices import IndexNames
+from movierec.search.queries import MMR_CANDIDATE_FACTOR
 
 # Dependencies are `async def` on purpose: FastAPI runs plain `def` dependencies in a thread pool,
 # a thread hop per dependency per request. Measured on /movies/suggest (one ES call): p50 7.5 ms with
@@ -44,3 +45,10 @@ NamesDep = Annotated[IndexNames, Depends(get_names)]
 WriteAccess = Depends(require_api_key)
 # A user's exported data is personal: it is guarded like a write, while recommendations stay open.
 PersonalDataAccess = Depends(require_api_key)
+
+DIVERSITY_HELP = (
+    "0 (default): ranked by relevance alone. Above 0, up to 1: maximal marginal relevance re-ranks the "
+    f"{MMR_CANDIDATE_FACTOR} x k best kNN candidates with lambda = 1 - diversity, so fewer near-duplicates and "
+    "more genres; k results still come back, filters and exclusions still apply, best match first."
+)
+Diversity = Annotated[float, Query(ge=0.0, le=1.0, description=DIVERSITY_HELP, examples=[0.5])]

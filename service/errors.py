@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from movierec.errors import Kind, MovierecError
+from movierec.escompat import CLIENT_MAJOR
 from movierec.search.client import explain
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,14 @@ def install(app: FastAPI) -> None:
                 headers={"Retry-After": str(RETRY_AFTER_S)},
             )
         # A missing alias means nothing is indexed yet; anything else is ours to fix, not the caller's.
-        if status == 404:
+        if exc.meta.status == 400 and "media_type_header_exception" in str(exc):
+            # A server of another major refuses the 9.x client's compatibility header; /health says which.
+            log.error(
+                "Elasticsearch refused the client's version during %s %s: %s", request.method, request.url.path, exc
+            )
+            detail = f"search backend is not an Elasticsearch {CLIENT_MAJOR}.x server: see /health"
+            return JSONResponse(status_code=503, content={"detail": detail})
+        if exc.meta.status == 404:
             log.warning("index missing during %s %s: %s", request.method, request.url.path, exc)
             return JSONResponse(status_code=503, content={"detail": "no data indexed yet: run `movierec pipeline run`"})
         log.error("Elasticsearch error during %s %s: %s", request.method, request.url.path, exc)

@@ -191,6 +191,7 @@ class Health(BaseModel):
                     "elasticsearch": "green",
                     "indices": {"movies": 9742, "users": 610, "ratings": 100836},
                     "model_version": "v20261125010216-c75e",
+                    "elasticsearch_version": "9.5.3",
                 }
             ]
         }
@@ -200,3 +201,4 @@ class Health(BaseModel):
     elasticsearch: str
     indices: dict[str, int] = {}
     model_version: str | None = None
+    elasticsearch_version: str | None = Field(None, description="the server's; its major must be the client's")

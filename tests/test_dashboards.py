@@ -284,3 +284,17 @@ def test_import_cli_never_prints_the_secret(fake_kibana, monkeypatch):
 def test_import_without_kibana_is_a_clear_error():
     with pytest.raises(KibanaError, match="Kibana is not reachable at http://127.0.0.1:1"):
         import_saved_objects("http://127.0.0.1:1")
+
+
+def test_objects_carry_the_migration_versions_kibana_9_uses():
+    """Kibana 9.x's own saved objects carry coreMigrationVersion 8.8.0 and a typeMigrationVersion per type;
+    Kibana migrates anything older on import and rejects a version newer than it knows."""
+    from movierec.dashboards.build import CORE_MIGRATION_VERSION, MIN_KIBANA, TYPE_MIGRATION_VERSION
+
+    assert CORE_MIGRATION_VERSION == "8.8.0" and MIN_KIBANA.startswith("9.")
+    for obj in objects():
+        assert obj["coreMigrationVersion"] == "8.8.0", obj["id"]
+        assert obj["typeMigrationVersion"] == TYPE_MIGRATION_VERSION[obj["type"]], obj["id"]
+        assert "migrationVersion" not in obj  # the pre-8.8 field
+    dashboard = next(o for o in objects() if o["type"] == "dashboard")
+    assert {p["version"] for p in json.loads(dashboard["attributes"]["panelsJSON"])} == {"8.7.0"}

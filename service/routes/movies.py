@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from movierec.search import movies, recommend
 from movierec.search.text import normalize
-from movierec.service.deps import EsDep, MovieId, NamesDep
+from movierec.service.deps import Diversity, EsDep, MovieId, NamesDep
 from movierec.service.schemas import Movie, MovieDetail, RecommendationResponse, SearchResponse, SuggestResponse
 
 router = APIRouter(prefix="/movies", tags=["movies"])
@@ -55,11 +55,8 @@ async def similar_movies(
     movie_id: MovieId,
     k: Annotated[int, Query(ge=1, le=100)] = 10,
     mode: Literal["audience", "similar"] = "audience",
+    diversity: Diversity = 0.0,
 ) -> RecommendationResponse:
     """`audience`: what people who liked this movie also liked; `similar`: nearest item vectors."""
-    doc = await movies.get_movie(es, names, movie_id, with_vectors=True)
-    seed = movies.ResolvedMovie(
-        Movie(**{**doc, "score": None}).model_dump(), [], doc.get("item_vector"), doc.get("audience_vector")
-    )
-    recs = await recommend.for_movie(es, names, seed, k=k, mode=mode)
-    return RecommendationResponse(movie=seed.movie, mode=mode, recommendations=recs)
+    doc, recs = await recommend.similar_to(es, names, movie_id, k=k, mode=mode, diversity=diversity)
+    return RecommendationResponse(movie=Movie(**{**doc, "score": None}), mode=mode, recommendations=recs)

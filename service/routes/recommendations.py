@@ -10,7 +10,7 @@ from movierec.search import movies, recommend
 from movierec.search.indices import IndexNames
 from movierec.search.queries import MovieFilter
 from movierec.search.text import normalize
-from movierec.service.deps import EsDep, NamesDep
+from movierec.service.deps import DIVERSITY_HELP, Diversity, EsDep, NamesDep
 from movierec.service.schemas import MAX_MIN_RATINGS, Filters, RecommendationResponse
 
 router = APIRouter(tags=["recommendations"])
@@ -22,6 +22,7 @@ class RecommendationRequest(BaseModel):
     k: int = Field(10, ge=1, le=100)
     mode: Literal["audience", "similar"] = "audience"
     filters: Filters = Field(default_factory=Filters)
+    diversity: float = Field(0.0, ge=0.0, le=1.0, description=DIVERSITY_HELP, examples=[0.5])
 
     @model_validator(mode="after")
     def _one_seed(self):
@@ -46,13 +47,14 @@ async def recommend_titles(
 ) -> RecommendationResponse:
     flt = to_filter(request.filters)
     if request.title:
-        seed = await movies.resolve_title(es, names, request.title)
-        recs = await recommend.for_movie(es, names, seed, k=request.k, mode=request.mode, flt=flt)
+        seed, recs = await recommend.for_title(
+            es, names, request.title, k=request.k, mode=request.mode, flt=flt, diversity=request.diversity
+        )
         return RecommendationResponse(
             movie=seed.movie, alternatives=seed.alternatives, mode=request.mode, recommendations=recs
         )
     seeds = [await movies.resolve_title(es, names, t) for t in request.titles or []]
-    recs = await recommend.for_movies(es, names, seeds, k=request.k, flt=flt)
+    recs = await recommend.for_movies(es, names, seeds, k=request.k, flt=flt, diversity=request.diversity)
     return RecommendationResponse(movies=[s.movie for s in seeds], mode="audience", recommendations=recs)
 
 
@@ -67,12 +69,14 @@ async def recommendations_for_title(
     year_min: Annotated[int | None, Query(ge=1870, le=2100)] = None,
     year_max: Annotated[int | None, Query(ge=1870, le=2100)] = None,
     min_ratings: Annotated[int | None, Query(ge=0, le=MAX_MIN_RATINGS)] = None,
+    diversity: Diversity = 0.0,
 ) -> RecommendationResponse:
     """Find the movie (typo-tolerant), then kNN over item vectors with its audience vector."""
     if not normalize(title):
         raise HTTPException(status_code=422, detail="title must contain letters or digits")
     filters = Filters(genres=genres or [], year_min=year_min, year_max=year_max, min_ratings=min_ratings)
-    return await recommend_titles(es, names, RecommendationRequest(title=title, k=k, mode=mode, filters=filters))
+    request = RecommendationRequest(title=title, k=k, mode=mode, filters=filters, diversity=diversity)
+    return await recommend_titles(es, names, request)
 
 
 @router.post("/recommendations", response_model=RecommendationResponse)

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 
 from movierec.search import consent, privacy, ratings, recommend
 from movierec.search.indices import load_mapping
+from movierec.service import deps
 from movierec.service.deps import EsDep, MovieId, NamesDep, PersonalDataAccess, SettingsDep, UserId, WriteAccess
 from movierec.service.schemas import UserRecommendationResponse
 
@@ -42,11 +43,20 @@ class RatingOut(BaseModel):
 
 @router.get("/{user_id}/recommendations", response_model=UserRecommendationResponse)
 async def user_recommendations(
-    es: EsDep, names: NamesDep, settings: SettingsDep, user_id: UserId, k: Annotated[int, Query(ge=1, le=100)] = 10
+    es: EsDep,
+    names: NamesDep,
+    settings: SettingsDep,
+    user_id: UserId,
+    k: Annotated[int, Query(ge=1, le=100)] = 10,
+    diversity: deps.Diversity = 0.0,
 ) -> UserRecommendationResponse:
     """kNN with the user's vector, rated movies excluded; popular movies without a vector or consent."""
-    recs, source, reason = await recommend.for_user(es, names, user_id, k=k, consent_default=settings.consent_default)
-    return UserRecommendationResponse(user_id=user_id, source=source, reason=reason, recommendations=recs)
+    result = await recommend.for_user(
+        es, names, user_id, k=k, consent_default=settings.consent_default, diversity=diversity
+    )
+    return UserRecommendationResponse(
+        user_id=user_id, source=result.source, reason=result.reason, recommendations=result.recommendations
+    )
 
 
 @router.post("/{user_id}/ratings", response_model=RatingOut, dependencies=[WriteAccess])

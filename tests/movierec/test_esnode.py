@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from movierec.config import Settings
+from movierec.escompat import server_version_at
 from movierec.esnode import EsNodeError, LocalNode, find_jdk, java_major, min_jdk_for, port_of
 
 
@@ -32,6 +33,16 @@ def test_no_jdk_gives_a_clear_error_naming_what_was_searched(tmp_path):
     message = str(err.value)
     assert "No JDK 17+" in message and "ES_JAVA_HOME" in message
     assert "old-jdk (JDK 11)" in message and "nowhere (missing)" in message
+
+
+def test_the_pinned_9x_server_asks_for_jdk_21(tmp_path):
+    fake_jdk(tmp_path, "jdk17", "17.0.15")
+    with pytest.raises(EsNodeError) as err:
+        find_jdk("9.5.3", env={}, search_dirs=(tmp_path,))
+    assert "No JDK 21+" in str(err.value) and "openjdk-21-jdk-headless" in str(err.value)
+    fake_jdk(tmp_path, "jdk25", "25.0.1")
+    assert find_jdk(Settings().es_version, env={}, search_dirs=(tmp_path,)).major == 25
+    assert Settings().es_version == "9.5.3"
 
 
 def test_es_java_home_too_old_is_rejected(tmp_path):
@@ -77,10 +88,44 @@ def test_up_twice_is_fine_and_status_reports_the_node(es_url):
     status = node.status()
     assert status.running and status.pid
     assert status.health["status"] in ("green", "yellow")
-    assert "8.19.21" in status.describe() and es_url in status.describe()
+    assert "9.5.3" in status.describe() and es_url in status.describe()
+    # The server really is the pinned 9.x build, one this client can talk to.
+    version = server_version_at(es_url)
+    assert version is not None and version.number == "9.5.3" and version.problem() is None
+
+
+@pytest.mark.es
+def test_local_defaults_on_9x_give_new_indices_no_replicas(es, prefix):
+    """The catch-all index template (priority 0) still applies on 9.x: one node, so green health."""
+    index = f"{prefix}plain"
+    es.indices.create(index=index)  # no settings of its own
+    settings = es.indices.get_settings(index=index)[index]["settings"]["index"]
+    assert settings["number_of_replicas"] == "0"
+    assert es.cluster.health(index=index, wait_for_status="green", timeout="10s")["status"] == "green"
 
 
 def test_status_of_a_node_that_is_not_running(tmp_path):
     status = LocalNode(Settings(MOVIEREC_ES_HOME=tmp_path), url="http://127.0.0.1:9299").status()
     assert not status.running
     assert "not running" in status.describe()
+
+
+def test_a_node_folder_moving_to_another_version_gets_that_versions_config(tmp_path):
+    """Upgrading the local node (8.19 -> 9.5 on the same port) keeps the data and renews jvm.options etc."""
+
+    def node(version: str) -> LocalNode:
+        dist = tmp_path / f"elasticsearch-{version}" / "config"
+        dist.mkdir(parents=True, exist_ok=True)
+        (dist / "jvm.options").write_text(f"# {version}\n")
+        return LocalNode(Settings(MOVIEREC_ES_HOME=tmp_path, MOVIEREC_ES_VERSION=version), url="http://127.0.0.1:9299")
+
+    old = node("8.19.21")
+    conf = old._write_config()
+    (old.node_dir / "data" / "kept").write_text("indices")
+    assert (conf / "jvm.options").read_text() == "# 8.19.21\n"
+    assert node("8.19.21")._write_config() == conf and (conf / "jvm.options").read_text() == "# 8.19.21\n"
+    conf = node("9.5.3")._write_config()
+    assert (conf / "jvm.options").read_text() == "# 9.5.3\n" and "http.port: 9299" in (
+        conf / "elasticsearch.yml"
+    ).read_text()
+    assert (old.node_dir / "data" / "kept").read_text() == "indices"

@@ -1,11 +1,18 @@
 import pytest
 
 from movierec.search.queries import (
+    MAX_MMR_WINDOW,
     MAX_NUM_CANDIDATES,
+    MMR_CANDIDATE_FACTOR,
     MovieFilter,
+    VectorLookup,
+    diversified_knn_body,
     filter_clause,
     knn_body,
+    mmr_window,
     num_candidates_for,
+    popular_body,
+    recommendation_body,
     suggest_body,
     title_search_body,
 )
@@ -75,3 +82,58 @@ def test_title_search_tries_the_title_without_its_article():
 
 def test_suggest_body_normalises_the_prefix():
     assert suggest_body("Amél", size=3)["suggest"]["titles"]["prefix"] == "amel"
+
+
+def test_knn_body_with_a_lookup_sends_no_vector():
+    lookup = VectorLookup("movierec-users", "7", "user_vector")
+    body = knn_body(lookup, k=5)
+    assert "query_vector" not in body["knn"]
+    assert body["knn"]["query_vector_builder"] == {
+        "lookup": {"index": "movierec-users", "id": "7", "path": "user_vector"}
+    }
+    assert body["knn"]["k"] == 5 and body["size"] == 5
+
+
+def test_diversity_zero_is_the_plain_knn_body():
+    flt = {"term": {"genres": "Drama"}}
+    assert recommendation_body([1.0, 2.0], k=10, filter=flt) == knn_body([1.0, 2.0], k=10, filter=flt)
+    assert recommendation_body([1.0, 2.0], k=10, filter=flt, diversity=0.0) == knn_body([1.0, 2.0], k=10, filter=flt)
+
+
+def test_diversified_body_is_mmr_over_a_wider_filtered_knn():
+    flt = {"bool": {"filter": [], "must_not": [{"ids": {"values": ["1"]}}]}}
+    body = recommendation_body([1.0, 2.0], k=10, filter=flt, diversity=0.25)
+    assert body["size"] == 10 and "knn" not in body
+    mmr = body["retriever"]["diversify"]
+    assert mmr["type"] == "mmr" and mmr["field"] == "item_vector"
+    assert mmr["lambda"] == 0.75  # lambda = 1 - diversity
+    assert mmr["rank_window_size"] == 10 * MMR_CANDIDATE_FACTOR == 50
+    assert mmr["query_vector"] == [1.0, 2.0]
+    inner = mmr["retriever"]["knn"]
+    # The filter and exclusions run inside the candidate kNN, so every pick satisfies them.
+    assert inner["filter"] == flt and inner["k"] == 50 and inner["num_candidates"] >= 50
+    assert inner["query_vector"] == [1.0, 2.0]
+
+
+def test_diversified_body_with_a_lookup_uses_it_twice():
+    lookup = VectorLookup("movierec-movies", "1", "audience_vector")
+    mmr = diversified_knn_body(lookup, k=3, diversity=1.0)["retriever"]["diversify"]
+    assert mmr["lambda"] == 0.0
+    assert mmr["query_vector_builder"] == lookup.builder() == mmr["retriever"]["knn"]["query_vector_builder"]
+
+
+def test_mmr_window_is_bounded():
+    assert mmr_window(1) == MMR_CANDIDATE_FACTOR and mmr_window(100) == MAX_MMR_WINDOW
+
+
+@pytest.mark.parametrize("diversity", [-0.1, 1.5])
+def test_diversity_outside_0_1_is_rejected(diversity):
+    with pytest.raises(ValueError):
+        diversified_knn_body([1.0], k=5, diversity=diversity)
+
+
+def test_popular_body_keeps_the_filter_and_the_minimum():
+    body = popular_body(k=4, filter={"term": {"genres": "Drama"}}, min_ratings=20)
+    assert body["size"] == 4 and body["sort"] == [{"damped_rating": "desc"}]
+    assert body["query"]["bool"]["filter"] == [{"term": {"genres": "Drama"}}, {"range": {"num_ratings": {"gte": 20}}}]
+    assert popular_body(k=4)["query"]["bool"]["filter"][0] == {"match_all": {}}
