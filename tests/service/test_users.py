@@ -6,7 +6,7 @@ import pytest
 from elasticsearch import AsyncElasticsearch
 
 from movierec.search import ratings
-from movierec.search.indices import IndexNames, load_mapping
+from movierec.search.indices import WRITE_ATTEMPTS, IndexNames, load_mapping
 
 pytestmark = [pytest.mark.es, pytest.mark.spark]
 _ids = itertools.count(900_001)
@@ -271,6 +271,39 @@ def test_a_withdrawal_racing_with_ratings_leaves_no_vector(indexed, new_user, es
     profile = es.get(index=names.users, id=str(new_user))["_source"]
     assert "user_vector" not in profile and profile["vector_source"] == "no-consent"
     assert profile["num_ratings"] == 4
+
+
+def test_a_withdrawal_that_keeps_losing_races_is_409_and_a_retry_removes_the_vector(api, new_user, es, indexed):
+    """Every read of the user document is followed by a real write to it in Elasticsearch, so every
+    conditional write of the vector removal conflicts: the answer must not claim the vector is gone."""
+    names = IndexNames(indexed.index_prefix)
+    api.post(f"/users/{new_user}/ratings", json={"movie_id": TOY_STORY, "rating": 5.0})
+    client = api.app.state.es
+    real_get = client.get
+    interfering_writes = []
+
+    async def get_then_write(*args, **kwargs):
+        resp = await real_get(*args, **kwargs)
+        if resp["_index"].startswith(f"{names.prefix}users-") and resp["_id"] == str(new_user):
+            await client.index(index=resp["_index"], id=resp["_id"], document=resp["_source"], refresh=True)
+            interfering_writes.append(resp["_seq_no"])
+        return resp
+
+    client.get = get_then_write
+    try:
+        resp = api.put(f"/users/{new_user}/consent", json={"personalisation": False})
+    finally:
+        del client.get  # the class's own method again
+    assert resp.status_code == 409, resp.text
+    message = resp.json()["detail"]
+    assert f"user {new_user}" in message and "recorded" in message and "try again" in message
+    assert len(interfering_writes) == WRITE_ATTEMPTS
+    assert es.get(index=names.consents, id=str(new_user))["_source"]["personalisation"] is False  # recorded
+    assert "user_vector" in es.get(index=names.users, id=str(new_user))["_source"]  # what the 409 says
+
+    assert api.put(f"/users/{new_user}/consent", json={"personalisation": False}).status_code == 200
+    profile = es.get(index=names.users, id=str(new_user))["_source"]
+    assert "user_vector" not in profile and profile["vector_source"] == "no-consent"
 
 
 def test_opt_in_deployment_personalises_only_after_consent(api, new_user, monkeypatch):
