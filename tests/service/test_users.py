@@ -249,7 +249,9 @@ def test_consent_withdrawn_and_granted_takes_effect_at_once(api, new_user, es, i
     assert not es.exists(index=names.consents, id=str(new_user))
 
 
-def test_a_withdrawal_racing_with_ratings_leaves_no_vector(indexed, new_user, es):
+def test_a_withdrawal_between_a_fold_ins_read_and_its_write_leaves_no_vector(indexed, new_user, es):
+    """Forced interleaving: the fold-in has read the user document, the consent and the ratings; the
+    withdrawal runs to the end; only then does the fold-in's conditional write go out."""
     from movierec.search import consent
 
     names = IndexNames(indexed.index_prefix)
@@ -259,18 +261,41 @@ def test_a_withdrawal_racing_with_ratings_leaves_no_vector(indexed, new_user, es
         client = AsyncElasticsearch(indexed.es_url)
         try:
             model = await ratings.ModelCache().current(client, names)
-            await ratings.add_rating(client, names, model, new_user, TOY_STORY, 5.0)
-            await asyncio.gather(
-                *(ratings.add_rating(client, names, model, new_user, m, 4.0) for m in (LION_KING, ALADDIN, SHREK)),
-                consent.record_consent(client, names, new_user, False, mapping=mapping),
+            await ratings.add_rating(client, names, model, new_user, TOY_STORY, 5.0)  # the user has a vector now
+            fold_in_has_read, withdrawn = asyncio.Event(), asyncio.Event()
+            events = []
+            real_index = client.index
+
+            async def gated_index(*args, **kwargs):
+                user_write = kwargs.get("if_seq_no") is not None and kwargs["index"].startswith(f"{names.prefix}users-")
+                if user_write and not fold_in_has_read.is_set():  # the fold-in's first conditional write: hold it
+                    events.append("fold-in read")
+                    fold_in_has_read.set()
+                    await withdrawn.wait()
+                    events.append("fold-in writes")
+                return await real_index(*args, **kwargs)
+
+            async def withdraw():
+                await fold_in_has_read.wait()
+                await consent.record_consent(client, names, new_user, False, mapping=mapping)
+                events.append("withdrawn")
+                withdrawn.set()
+
+            client.index = gated_index
+            result, _ = await asyncio.gather(
+                ratings.add_rating(client, names, model, new_user, LION_KING, 4.0), withdraw()
             )
+            return result, events
         finally:
             await client.close()
 
-    asyncio.run(go())
+    result, events = asyncio.run(go())
+    assert events == ["fold-in read", "withdrawn", "fold-in writes"]
+    assert result.attempts == 2  # the held write conflicted with the withdrawal's and was redone
     profile = es.get(index=names.users, id=str(new_user))["_source"]
     assert "user_vector" not in profile and profile["vector_source"] == "no-consent"
-    assert profile["num_ratings"] == 4
+    assert result.vector_source == "no-consent" and profile["num_ratings"] == 2
+    assert es.get(index=names.ratings, id=ratings.rating_id(new_user, LION_KING))["_source"]["rating"] == 4.0
 
 
 def test_a_withdrawal_that_keeps_losing_races_is_409_and_a_retry_removes_the_vector(api, new_user, es, indexed):
