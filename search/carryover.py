@@ -15,20 +15,13 @@ from dataclasses import dataclass
 
 from elasticsearch import AsyncElasticsearch, Elasticsearch, NotFoundError, helpers
 
+from movierec.search import queries
 from movierec.search.indices import IndexNames
 from movierec.search.ratings import LIVE_SOURCE, ModelCard, card_from_document, rating_id, refold_user
 
 log = logging.getLogger(__name__)
 
 LIVE_FIELDS = ["user_id", "movie_id", "rating", "date", "genres", "title", "source"]
-
-
-def live_ratings_query(*, since: int | None = None) -> dict:
-    """API ratings, optionally only those dated `since` (epoch seconds) or later."""
-    filters: list[dict] = [{"term": {"source": LIVE_SOURCE}}]
-    if since is not None:
-        filters.append({"range": {"date": {"gte": since, "format": "epoch_second"}}})
-    return {"bool": {"filter": filters}}
 
 
 def _sources(es: Elasticsearch, index: str, query: dict, fields: list[str] | None = None) -> list[dict]:
@@ -41,7 +34,7 @@ def _sources(es: Elasticsearch, index: str, query: dict, fields: list[str] | Non
 
 def fetch_live_ratings(es: Elasticsearch, index: str, *, since: int | None = None) -> list[dict]:
     """Every API rating in `index` (alias or concrete name)."""
-    return _sources(es, index, live_ratings_query(since=since), LIVE_FIELDS)
+    return _sources(es, index, queries.live_ratings_query(source=LIVE_SOURCE, since=since), LIVE_FIELDS)
 
 
 def copy_newer(es: Elasticsearch, ratings: list[dict], index: str) -> list[int]:
@@ -68,13 +61,12 @@ def copy_newer(es: Elasticsearch, ratings: list[dict], index: str) -> list[int]:
 
 def fetch_deletions(es: Elasticsearch, names: IndexNames, *, since: int | None = None) -> list[dict]:
     """Ratings deleted through the API (user_id, movie_id, date), optionally only recent ones."""
-    query = {"match_all": {}} if since is None else {"range": {"date": {"gte": since, "format": "epoch_second"}}}
-    return _sources(es, names.deletions, query)
+    return _sources(es, names.deletions, queries.deletions_query(since=since))
 
 
 def fetch_consents(es: Elasticsearch, names: IndexNames) -> list[dict]:
     """Every recorded consent choice (user_id, personalisation)."""
-    return _sources(es, names.consents, {"match_all": {}}, ["user_id", "personalisation"])
+    return _sources(es, names.consents, queries.match_all(), ["user_id", "personalisation"])
 
 
 def apply_deletions(es: Elasticsearch, deletions: list[dict], names: IndexNames, version: str) -> list[int]:
@@ -94,14 +86,7 @@ def apply_deletions(es: Elasticsearch, deletions: list[dict], names: IndexNames,
                 actions.append({"_op_type": "delete", "_index": ratings_index, "_id": doc_id})
                 changed.add(int(deletion["user_id"]))
     for user_id, erased_at in erased.items():
-        query = {
-            "bool": {
-                "filter": [
-                    {"term": {"user_id": user_id}},
-                    {"range": {"date": {"lte": erased_at, "format": "epoch_second"}}},
-                ]
-            }
-        }
+        query = queries.ratings_given_by_query(user_id, until=erased_at)
         for hit in helpers.scan(es, index=ratings_index, query={"query": query}, _source=False):
             actions.append({"_op_type": "delete", "_index": ratings_index, "_id": hit["_id"]})
         if es.exists(index=users_index, id=str(user_id)):
@@ -145,7 +130,7 @@ def carry_over(
     users = sorted(
         u
         for u in {*copied, *changed}
-        if u not in erased or es.count(index=target, query={"term": {"user_id": u}})["count"]
+        if u not in erased or es.count(index=target, query=queries.user_query(u))["count"]
     )
     if users and model is None:
         try:

@@ -17,6 +17,7 @@ import numpy as np
 from elasticsearch import AsyncElasticsearch, ConflictError, NotFoundError
 
 from movierec.errors import Conflict, NotFound, Unavailable
+from movierec.search import queries
 from movierec.search.consent import get_consent
 from movierec.search.foldin import fold_in_user
 from movierec.search.indices import WRITE_ATTEMPTS, IndexNames, ensure_index, replace_if_unchanged
@@ -26,7 +27,6 @@ log = logging.getLogger(__name__)
 
 # Ratings written here are marked, so the next pipeline run can carry them over (search/carryover.py).
 LIVE_SOURCE = "api"
-MAX_USER_RATINGS = 10_000
 
 
 class ModelUnavailable(Unavailable):
@@ -178,18 +178,33 @@ async def _undo(es: AsyncElasticsearch, names: IndexNames, doc_id: str, previous
         log.exception("could not undo rating %s after a failed update", doc_id)
 
 
+async def user_hits(es: AsyncElasticsearch, index: str, user_id: int, *, source: list[str] | bool) -> list[dict]:
+    """Every hit of the user's documents in `index` (ratings or deletions), however many: the one paging
+    reader (search_after, `queries.USER_PAGE` a page) behind the fold-in, exclusion, export and erasure."""
+    hits: list[dict] = []
+    after = None
+    while True:
+        body = queries.user_page_body(user_id, source=source, search_after=after)
+        page = (await es.search(index=index, body=body))["hits"]["hits"]
+        hits += page
+        if len(page) < queries.USER_PAGE:
+            return hits
+        after = page[-1]["sort"]
+
+
 async def user_ratings(es: AsyncElasticsearch, names: IndexNames, user_id: int) -> list[dict]:
-    resp = await es.search(
-        index=names.ratings,
-        size=MAX_USER_RATINGS,
-        query={"term": {"user_id": user_id}},
-        source=["movie_id", "rating", "date"],
-    )
-    return [hit["_source"] for hit in resp["hits"]["hits"]]
+    """Every rating of the user in the serving version (movie_id, rating, date), in movie id order."""
+    hits = await user_hits(es, names.ratings, user_id, source=["movie_id", "rating", "date"])
+    return [hit["_source"] for hit in hits]
+
+
+async def rated_movie_ids(es: AsyncElasticsearch, names: IndexNames, user_id: int) -> list[int]:
+    """Every movie the user rated in the serving version: what their recommendations exclude."""
+    return [hit["_source"]["movie_id"] for hit in await user_hits(es, names.ratings, user_id, source=["movie_id"])]
 
 
 async def has_ratings(es: AsyncElasticsearch, names: IndexNames, user_id: int) -> bool:
-    return (await es.count(index=names.ratings, query={"term": {"user_id": user_id}}))["count"] > 0
+    return (await es.count(index=names.ratings, query=queries.user_query(user_id)))["count"] > 0
 
 
 async def refold_user(
@@ -224,7 +239,9 @@ async def refold_user(
     raise RatingConflict(f"user {user_id} was updated concurrently {WRITE_ATTEMPTS} times; rating not stored")
 
 
-async def _fold_in(es, names, model: ModelCard, rated: list[dict]) -> list[float] | None:
+async def _fold_in(
+    es: AsyncElasticsearch, names: IndexNames, model: ModelCard, rated: list[dict]
+) -> list[float] | None:
     if not rated:
         return None
     ids = [str(r["movie_id"]) for r in rated]
@@ -248,7 +265,9 @@ async def _fold_in(es, names, model: ModelCard, rated: list[dict]) -> list[float
     return [float(x) for x in solved]
 
 
-def _user_document(previous: dict, user_id: int, rated: list[dict], vector, model_version: str) -> dict:
+def _user_document(
+    previous: dict, user_id: int, rated: list[dict], vector: list[float] | None, model_version: str
+) -> dict:
     values = [r["rating"] for r in rated]
     dates = [int(r["date"]) for r in rated if isinstance(r.get("date"), int | float)]
     doc = {
