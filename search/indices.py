@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -137,13 +138,26 @@ def versions(es: Elasticsearch, names: IndexNames) -> list[str]:
     return sorted(v for v, kinds in found.items() if kinds == set(VERSIONED_KINDS))
 
 
-def serving_version(es: Elasticsearch, names: IndexNames) -> str | None:
-    try:
-        aliased = es.indices.get_alias(name=names.movies)
-    except NotFoundError:
-        return None
+def _version_behind(aliased: Mapping[str, object], names: IndexNames) -> str | None:
+    """The version in the name of the index the movies alias points at (a get_alias answer)."""
     index = next(iter(aliased), None)
     return index.removeprefix(names.concrete("movies", "")) if index else None
+
+
+def serving_version(es: Elasticsearch, names: IndexNames) -> str | None:
+    """The version the aliases serve; None before the first load."""
+    try:
+        return _version_behind(es.indices.get_alias(name=names.movies), names)
+    except NotFoundError:
+        return None
+
+
+async def serving_version_async(es: AsyncElasticsearch, names: IndexNames) -> str | None:
+    """`serving_version` for the API's async client."""
+    try:
+        return _version_behind(await es.indices.get_alias(name=names.movies), names)
+    except NotFoundError:
+        return None
 
 
 def verify_counts(es: Elasticsearch, names: IndexNames, version: str, expected: dict[str, int]) -> None:

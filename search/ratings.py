@@ -20,7 +20,13 @@ from movierec.errors import Conflict, NotFound, Unavailable
 from movierec.search import queries
 from movierec.search.consent import get_consent
 from movierec.search.foldin import fold_in_user
-from movierec.search.indices import WRITE_ATTEMPTS, IndexNames, ensure_index, replace_if_unchanged
+from movierec.search.indices import (
+    WRITE_ATTEMPTS,
+    IndexNames,
+    ensure_index,
+    replace_if_unchanged,
+    serving_version_async,
+)
 from movierec.search.movies import MovieNotFound
 
 log = logging.getLogger(__name__)
@@ -53,11 +59,9 @@ class ModelCache:
         self._cards: dict[tuple[str, str], ModelCard] = {}
 
     async def current(self, es: AsyncElasticsearch, names: IndexNames) -> ModelCard:
-        try:
-            aliased = await es.indices.get_alias(name=names.movies)
-        except NotFoundError:
-            raise ModelUnavailable("no model is serving yet: run `movierec pipeline run`") from None
-        version = next(iter(aliased)).removeprefix(names.concrete("movies", ""))
+        version = await serving_version_async(es, names)
+        if version is None:
+            raise ModelUnavailable("no model is serving yet: run `movierec pipeline run`")
         key = (names.prefix, version)
         if key not in self._cards:
             try:

@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, Field
+
+from movierec.search.domain import YEAR_MAX, YEAR_MIN
+from movierec.search.text import has_content
 
 # Bounds that keep values inside Elasticsearch's integer fields (the schema fuzz test found 2**31).
 MAX_MIN_RATINGS = 10_000_000
+
+
+def _require_content(value: str) -> str:
+    if not has_content(value):
+        raise ValueError("must contain letters or digits")
+    return value
+
+
+# What a user types to find a movie: text with letters or digits, else 422 (query parameters and bodies alike).
+SearchText = Annotated[str, AfterValidator(_require_content)]
+# A release year filter.
+Year = Annotated[int, Field(ge=YEAR_MIN, le=YEAR_MAX)]
 
 
 # Examples for /docs, taken from the API's answers on ml-latest-small.
@@ -93,8 +110,8 @@ class SuggestResponse(BaseModel):
 class Filters(BaseModel):
     genres: list[str] = Field(default_factory=list, description="keep movies with any of these genres")
     exclude_genres: list[str] = Field(default_factory=list)
-    year_min: int | None = Field(None, ge=1870, le=2100)
-    year_max: int | None = Field(None, ge=1870, le=2100)
+    year_min: Year | None = None
+    year_max: Year | None = None
     min_ratings: int | None = Field(None, ge=0, le=MAX_MIN_RATINGS)
 
 

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from contextlib import suppress
+
 from elasticsearch import ApiError, TransportError
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from movierec.search.indices import VERSIONED_KINDS
+from movierec.search.indices import VERSIONED_KINDS, serving_version_async
 from movierec.service.deps import EsDep, NamesDep
 from movierec.service.schemas import Health
 
@@ -12,7 +14,7 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})
-async def health(es: EsDep, names: NamesDep):
+async def health(es: EsDep, names: NamesDep) -> Health | JSONResponse:
     """ES reachable, aliases present, serving model version and index counts; 503 otherwise."""
     try:
         cluster = await es.cluster.health()
@@ -26,11 +28,8 @@ async def health(es: EsDep, names: NamesDep):
             counts[kind] = (await es.count(index=names.alias(kind)))["count"]
         except ApiError:
             continue
-    try:
-        aliased = await es.indices.get_alias(name=names.movies)
-        model_version = next(iter(aliased)).removeprefix(names.concrete("movies", ""))
-    except ApiError:
-        pass
+    with suppress(ApiError):
+        model_version = await serving_version_async(es, names)
     ok = len(counts) == len(VERSIONED_KINDS)
     body = Health(
         status="ok" if ok else "no data indexed",
