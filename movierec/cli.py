@@ -5,15 +5,53 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from movierec.config import get_settings
-from movierec.esnode import EsNodeError, LocalNode
+from movierec.errors import MovierecError
+from movierec.esnode import LocalNode
 from movierec.pipeline.params import AlsParams
 
-app = typer.Typer(help="movierec: Spark ALS + Elasticsearch kNN + FastAPI movie recommender.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _es_unreachable(exc: Exception) -> bool:
+    # Without importing the client (CLI start-up): if it raised, it is loaded.
+    transport = sys.modules.get("elastic_transport")
+    return transport is not None and isinstance(exc, transport.ConnectionError | transport.ConnectionTimeout)
+
+
+class _OneLineErrors(TyperGroup):
+    """The one place where errors become one line on stderr and exit code 1, for every command:
+    any MovierecError (its message is written for the reader) and an unreachable Elasticsearch."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except MovierecError as exc:
+            _fail(str(exc))
+        except Exception as exc:
+            if not _es_unreachable(exc):
+                raise
+            _fail(f"Elasticsearch is not reachable at {get_settings().es_url}: start it with `movierec es up`")
+
+
+app = typer.Typer(
+    help="movierec: Spark ALS + Elasticsearch kNN + FastAPI movie recommender.",
+    no_args_is_help=True,
+    cls=_OneLineErrors,
+    pretty_exceptions_show_locals=False,  # a traceback that does get out must not print settings (the API key)
+)
 es_app = typer.Typer(
     help="The local Elasticsearch node (integ-test-zip build from Maven Central).", no_args_is_help=True
 )
@@ -28,19 +66,15 @@ data_app = typer.Typer(
 app.add_typer(data_app, name="data")
 
 
-def _fail(message: str, code: int = 1) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
-
-
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # One line per HTTP request drowns the stage lines.
-    logging.getLogger("elastic_transport").setLevel(logging.WARNING)
+    # One line per HTTP request drowns the stage lines, and a retry's warning carries a traceback: an
+    # unreachable node is reported once, as one line (_OneLineErrors). --verbose shows the retries.
+    logging.getLogger("elastic_transport").setLevel(logging.WARNING if verbose else logging.ERROR)
 
 
 @app.command()
@@ -56,47 +90,34 @@ def check() -> None:
 @es_app.command("up")
 def es_up(wait: Annotated[float, typer.Option(help="seconds to wait for health yellow")] = 180.0) -> None:
     """Fetch (once), start and wait for the local node."""
-    try:
-        typer.echo(LocalNode(get_settings()).up(wait_s=wait))
-    except EsNodeError as exc:
-        _fail(str(exc))
+    typer.echo(LocalNode(get_settings()).up(wait_s=wait))
 
 
 @es_app.command("down")
 def es_down() -> None:
     """Stop the local node by its pid."""
-    try:
-        typer.echo(LocalNode(get_settings()).down())
-    except EsNodeError as exc:
-        _fail(str(exc))
+    typer.echo(LocalNode(get_settings()).down())
 
 
 @es_app.command("status")
 def es_status() -> None:
     """Say what runs where."""
-    try:
-        status = LocalNode(get_settings()).status()
-    except EsNodeError as exc:
-        _fail(str(exc))
+    status = LocalNode(get_settings()).status()
     typer.echo(status.describe())
     if not status.running:
         raise typer.Exit(3)
 
 
-def _es_client():
+def _es_client() -> Elasticsearch:
     from elasticsearch import Elasticsearch
 
     settings = get_settings()
     return Elasticsearch(settings.es_url, request_timeout=60)
 
 
-def _require_es(es) -> None:
-    from elasticsearch import ConnectionError as EsConnectionError
-
-    try:
-        es.cluster.health()
-    except EsConnectionError:
-        _fail(f"Elasticsearch is not reachable at {get_settings().es_url}: start it with `movierec es up`")
+def _require_es(es: Elasticsearch) -> None:
+    """Fail early (one line, by _OneLineErrors) when Elasticsearch is not reachable."""
+    es.cluster.health()
 
 
 @pipeline_app.command("run")
@@ -112,8 +133,7 @@ def pipeline_run(
     index: Annotated[bool, typer.Option(help="write to Elasticsearch and switch aliases")] = True,
 ) -> None:
     """Load, clean, engineer features, train ALS, evaluate, export and index."""
-    from movierec.pipeline.load import DatasetError
-    from movierec.pipeline.run import ExportFailed, RunOptions, run_pipeline
+    from movierec.pipeline.run import RunOptions, run_pipeline
     from movierec.pipeline.spark import build_session
 
     settings = get_settings()
@@ -137,10 +157,6 @@ def pipeline_run(
     spark = build_session(settings)
     try:
         report = run_pipeline(spark, settings, options, es)
-    except DatasetError as exc:
-        _fail(str(exc))
-    except ExportFailed as exc:
-        _fail(str(exc))
     finally:
         spark.stop()
     typer.echo("\n" + report.table())
@@ -162,13 +178,10 @@ def data_download(
     base_url: Annotated[str | None, typer.Option(help="mirror of the GroupLens datasets folder")] = None,
 ) -> None:
     """Download, verify (size and checksum) and unpack a MovieLens dataset."""
-    from movierec.pipeline.download import GROUPLENS, DownloadError, download_dataset, progress_bar
+    from movierec.pipeline.download import GROUPLENS, download_dataset, progress_bar
 
     folder = dest or get_settings().data_dir / "movielens"
-    try:
-        target = download_dataset(name, folder, base_url=base_url or GROUPLENS, progress=progress_bar(name))
-    except DownloadError as exc:
-        _fail(str(exc))
+    target = download_dataset(name, folder, base_url=base_url or GROUPLENS, progress=progress_bar(name))
     typer.echo(f"{name} ready in {target}: movierec pipeline run --data {target}")
 
 
@@ -193,12 +206,9 @@ app.add_typer(dashboards_app, name="dashboards")
 @dashboards_app.command("import")
 def dashboards_import(kibana: Annotated[str, typer.Option(help="Kibana URL")] = "http://127.0.0.1:5601") -> None:
     """Import (overwrite) the movierec index patterns, visualisations and dashboard."""
-    from movierec.kibana import KibanaError, import_saved_objects
+    from movierec.kibana import import_saved_objects
 
-    try:
-        count = import_saved_objects(kibana)
-    except KibanaError as exc:
-        _fail(str(exc))
+    count = import_saved_objects(kibana)
     typer.echo(
         f"imported {count} saved objects into {kibana}: open Dashboards > 'movierec: ratings, users and embeddings'"
     )
@@ -217,9 +227,8 @@ def index_status() -> None:
         return
     typer.echo(f"{'version':<24} {'serving':<8} {'movies':>8} {'users':>8} {'ratings':>9}")
     for row in rows:
-        typer.echo(
-            f"{row['version']:<24} {'*' if row['serving'] else '':<8} {row['movies']:>8} {row['users']:>8} {row['ratings']:>9}"
-        )
+        serving = "*" if row["serving"] else ""
+        typer.echo(f"{row['version']:<24} {serving:<8} {row['movies']:>8} {row['users']:>8} {row['ratings']:>9}")
 
 
 @index_app.command("rollback")
@@ -232,10 +241,7 @@ def index_rollback() -> None:
     _require_es(es)
     names = indices.IndexNames(settings.index_prefix)
     left = indices.serving_version(es, names)
-    try:
-        version = indices.rollback(es, names)
-    except indices.NoSuchVersion as exc:
-        _fail(str(exc))
+    version = indices.rollback(es, names)
     typer.echo(f"serving version {version}")
     if left:
         kept = carryover.carry_over(
@@ -254,13 +260,10 @@ def catalog(
     import dataclasses
     import json
 
-    from movierec.catalog import CatalogError, load_catalog, render_markdown
+    from movierec.catalog import load_catalog, render_markdown
 
     settings = get_settings()
-    try:
-        entries = load_catalog(mappings)
-    except CatalogError as exc:
-        _fail(f"catalog: {exc}")
+    entries = load_catalog(mappings)
     if as_json:
         typer.echo(json.dumps([dataclasses.asdict(e) for e in entries], indent=2))
     else:

@@ -207,7 +207,8 @@ def rollback(es: Elasticsearch, names: IndexNames) -> str:
     current = serving_version(es, names)
     older = [v for v in versions(es, names) if current is None or v < current]
     if not older:
-        raise NoSuchVersion(f"no version older than {current} is kept under {names.prefix}*")
+        kept = f"no version older than {current}" if current else "no version"
+        raise NoSuchVersion(f"{kept} is kept under {names.prefix}*: nothing to roll back to")
     switch_to(es, names, older[-1])
     return older[-1]
 
