@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from elasticsearch import AsyncElasticsearch, Elasticsearch, NotFoundError, helpers
 
 from movierec.search import queries
+from movierec.search.domain import RatingSource
 from movierec.search.indices import IndexNames
-from movierec.search.ratings import LIVE_SOURCE, ModelCard, card_from_document, rating_id, refold_user
+from movierec.search.ratings import ModelCard, card_from_document, rating_id, refold_user
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def _sources(es: Elasticsearch, index: str, query: dict, fields: list[str] | Non
 
 def fetch_live_ratings(es: Elasticsearch, index: str, *, since: int | None = None) -> list[dict]:
     """Every API rating in `index` (alias or concrete name)."""
-    return _sources(es, index, queries.live_ratings_query(source=LIVE_SOURCE, since=since), LIVE_FIELDS)
+    return _sources(es, index, queries.live_ratings_query(since=since), LIVE_FIELDS)
 
 
 def copy_newer(es: Elasticsearch, ratings: list[dict], index: str) -> list[int]:
@@ -49,7 +50,7 @@ def copy_newer(es: Elasticsearch, ratings: list[dict], index: str) -> list[int]:
     actions, users = [], set()
     for doc_id, rating, found in zip(ids, ratings, existing, strict=True):
         held = found["_source"] if found.get("found") else None
-        if held and held.get("source") == LIVE_SOURCE and held.get("date", 0) >= rating["date"]:
+        if held and held.get("source") == RatingSource.API and held.get("date", 0) >= rating["date"]:
             continue
         actions.append({"_index": index, "_id": doc_id, "_source": rating})
         users.add(int(rating["user_id"]))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from elasticsearch import AsyncElasticsearch, ConflictError, NotFoundError
 
 from movierec.errors import Conflict
+from movierec.search.domain import VectorSource
 from movierec.search.indices import WRITE_ATTEMPTS, IndexNames, ensure_index, kind_indices, replace_if_unchanged
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ async def _remove_vector(es: AsyncElasticsearch, index: str, user_id: int) -> bo
         except NotFoundError:
             return True
         source = {k: v for k, v in doc["_source"].items() if k != "user_vector"}
-        source["vector_source"] = "no-consent"
+        source["vector_source"] = VectorSource.NO_CONSENT
         try:
             await replace_if_unchanged(es, doc, source)
         except ConflictError:

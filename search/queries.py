@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from movierec.search.domain import RatingSource
 from movierec.search.text import normalize, split_query_year, strip_article
 
 MAX_K = 100
@@ -167,9 +168,9 @@ def rated_movie_ids_body(user_id: int, *, limit: int = USER_PAGE) -> dict:
     return user_page_body(user_id, source=["movie_id"], size=limit)
 
 
-def live_ratings_query(*, source: str, since: int | None = None) -> dict:
-    """Ratings from `source` (the API's), optionally only those dated `since` (epoch seconds) or later."""
-    filters: list[dict] = [{"term": {"source": source}}]
+def live_ratings_query(*, since: int | None = None) -> dict:
+    """Ratings given through the API, optionally only those dated `since` (epoch seconds) or later."""
+    filters: list[dict] = [{"term": {"source": RatingSource.API.value}}]
     if since is not None:
         filters.append({"range": {"date": {"gte": since, "format": "epoch_second"}}})
     return {"bool": {"filter": filters}}

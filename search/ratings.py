@@ -19,6 +19,7 @@ from elasticsearch import AsyncElasticsearch, ConflictError, NotFoundError
 from movierec.errors import Conflict, NotFound, Unavailable
 from movierec.search import queries
 from movierec.search.consent import get_consent
+from movierec.search.domain import RatingSource, VectorSource
 from movierec.search.foldin import fold_in_user
 from movierec.search.indices import (
     WRITE_ATTEMPTS,
@@ -30,9 +31,6 @@ from movierec.search.indices import (
 from movierec.search.movies import MovieNotFound
 
 log = logging.getLogger(__name__)
-
-# Ratings written here are marked, so the next pipeline run can carry them over (search/carryover.py).
-LIVE_SOURCE = "api"
 
 
 class ModelUnavailable(Unavailable):
@@ -85,7 +83,7 @@ class RatingResult:
     movie_id: int
     rating: float
     num_ratings: int
-    vector_source: str
+    vector_source: VectorSource
     model_version: str
     attempts: int
 
@@ -121,7 +119,7 @@ async def add_rating(
         "date": now,
         "genres": movie.get("genres", []),
         "title": movie.get("title"),
-        "source": LIVE_SOURCE,
+        "source": RatingSource.API,  # so the next pipeline run carries it over (carryover.py)
     }
     # refresh=True: the fold-in below (and the next read) must see this rating.
     await es.index(index=names.ratings, id=doc_id, document=rating_doc, refresh=True)
@@ -216,7 +214,7 @@ async def refold_user(
 ) -> tuple[dict, int]:
     """Recompute the user's document and vector from every stored rating; -> (document, attempts).
 
-    Without consent to personalisation the document gets no vector (`vector_source: no-consent`).
+    Without consent to personalisation the document gets no vector (`VectorSource.NO_CONSENT`).
     """
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
@@ -230,7 +228,7 @@ async def refold_user(
         vector = await _fold_in(es, names, model, rated) if allowed else None
         doc = _user_document(current["_source"] if current else {}, user_id, rated, vector, model.version)
         if not allowed:
-            doc["vector_source"] = "no-consent"
+            doc["vector_source"] = VectorSource.NO_CONSENT
         try:
             if current is None:
                 await es.create(index=names.users, id=str(user_id), document=doc, refresh=True)
@@ -282,7 +280,7 @@ def _user_document(
         "rating_std": statistics.stdev(values) if len(values) > 1 else 0.0,
         "first_rating_at": min(dates) if dates else None,
         "last_rating_at": max(dates) if dates else None,
-        "vector_source": "fold-in" if vector else "none",
+        "vector_source": VectorSource.FOLD_IN if vector else VectorSource.NONE,
         "model_version": model_version,
         "updated_at": int(time.time() * 1000),
     }

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from movierec.search import consent, privacy, ratings, recommend
+from movierec.search.domain import VectorSource
 from movierec.search.indices import load_mapping
 from movierec.service.deps import EsDep, MovieId, NamesDep, PersonalDataAccess, SettingsDep, UserId, WriteAccess
 from movierec.service.schemas import UserRecommendationResponse
@@ -24,7 +25,9 @@ class RatingOut(BaseModel):
     rating: float = Field(description="the rating stored, or the one deleted")
     deleted: bool = False
     num_ratings: int = Field(description="the user's ratings now")
-    vector_source: str = Field(description="`fold-in`: recomputed from every rating; `none`: no rating left")
+    vector_source: VectorSource = Field(
+        description="`fold-in`: recomputed from every rating; `none`: no rating left; `no-consent`: withheld"
+    )
     model_version: str
 
     @classmethod

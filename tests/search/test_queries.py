@@ -99,9 +99,9 @@ def test_user_pages_are_sorted_by_movie_id_and_continue_after_the_last_hit():
     assert rated_movie_ids_body(7)["sort"] == first["sort"]
 
 
-def test_live_ratings_query_selects_one_source_and_optionally_recent_ones():
-    assert live_ratings_query(source="api") == {"bool": {"filter": [{"term": {"source": "api"}}]}}
-    since = live_ratings_query(source="api", since=1_700_000_000)["bool"]["filter"][1]
+def test_live_ratings_query_selects_api_ratings_and_optionally_recent_ones():
+    assert live_ratings_query() == {"bool": {"filter": [{"term": {"source": "api"}}]}}
+    since = live_ratings_query(since=1_700_000_000)["bool"]["filter"][1]
     assert since == {"range": {"date": {"gte": 1_700_000_000, "format": "epoch_second"}}}
 
 
