@@ -40,11 +40,9 @@ async def get_consent(es: AsyncElasticsearch, names: IndexNames, user_id: int, *
     return Consent(user_id, bool(doc["personalisation"]), recorded=True, updated_at=doc.get("updated_at"))
 
 
-async def record_consent(
-    es: AsyncElasticsearch, names: IndexNames, user_id: int, personalisation: bool, *, mapping: dict
-) -> Consent:
+async def record_consent(es: AsyncElasticsearch, names: IndexNames, user_id: int, personalisation: bool) -> Consent:
     """Store the user's choice; on withdrawal their vector is removed from every kept version."""
-    await ensure_index(es, names.consents, mapping)
+    await ensure_index(es, names.consents, "consents")
     now = int(time.time())
     doc = {"user_id": user_id, "personalisation": personalisation, "updated_at": now}
     await es.index(index=names.consents, id=str(user_id), document=doc, refresh=True)

@@ -91,11 +91,12 @@ def ensure_shared_indices(es: Elasticsearch, names: IndexNames) -> None:
             es.indices.create(index=names.alias(kind), **load_mapping(kind))
 
 
-async def ensure_index(es: AsyncElasticsearch, index: str, body: dict) -> None:
+async def ensure_index(es: AsyncElasticsearch, index: str, kind: str) -> None:
     # Normally created by the pipeline; a deployment indexed before this index existed gets it here,
-    # with its mapping rather than the one Elasticsearch would guess from the first document.
+    # with its mapping rather than the one Elasticsearch would guess from the first document. The
+    # mapping is read (from the process's cache) only then, not on every request.
     if not await es.indices.exists(index=index):
-        await es.options(ignore_status=400).indices.create(index=index, **body)
+        await es.options(ignore_status=400).indices.create(index=index, **load_mapping(kind))
 
 
 async def kind_indices(es: AsyncElasticsearch, names: IndexNames, kind: str) -> list[str]:

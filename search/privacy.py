@@ -33,7 +33,7 @@ class Erasure:
     erased_at: int
 
 
-async def erase_user(es: AsyncElasticsearch, names: IndexNames, user_id: int, *, deletions_mapping: dict) -> Erasure:
+async def erase_user(es: AsyncElasticsearch, names: IndexNames, user_id: int) -> Erasure:
     rating_indices = await kind_indices(es, names, "ratings")
     user_indices = await kind_indices(es, names, "users")
     found = {index: [h["_id"] for h in await user_hits(es, index, user_id, source=False)] for index in rating_indices}
@@ -42,7 +42,7 @@ async def erase_user(es: AsyncElasticsearch, names: IndexNames, user_id: int, *,
     if not docs and not any(found.values()) and not has_consent:
         raise NothingStored(f"nothing is stored for user {user_id}")
     erased_at = int(time.time())
-    await ensure_index(es, names.deletions, deletions_mapping)
+    await ensure_index(es, names.deletions, "deletions")
     await es.index(
         index=names.deletions,
         id=f"user_{user_id}",

@@ -142,7 +142,6 @@ async def remove_rating(
     user_id: int,
     movie_id: int,
     *,
-    deletions_mapping: dict,
     consent_default: bool = True,
 ) -> RatingResult:
     """Delete a rating, remember the deletion (so a retrain does not bring it back), refold the user."""
@@ -151,7 +150,7 @@ async def remove_rating(
         previous = (await es.get(index=names.ratings, id=doc_id))["_source"]
     except NotFoundError:
         raise RatingNotFound(f"user {user_id} has no rating for movie {movie_id}") from None
-    await ensure_index(es, names.deletions, deletions_mapping)
+    await ensure_index(es, names.deletions, "deletions")
     await es.index(
         index=names.deletions,
         id=doc_id,

@@ -4,29 +4,21 @@ from typing import Annotated, Literal
 
 from elasticsearch import AsyncElasticsearch
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field, model_validator
 
 from movierec.search import movies, recommend
 from movierec.search.indices import IndexNames
 from movierec.search.queries import MovieFilter
 from movierec.service.deps import EsDep, NamesDep
-from movierec.service.schemas import MAX_MIN_RATINGS, Filters, RecommendationResponse, SearchText, Year
+from movierec.service.schemas import (
+    MAX_MIN_RATINGS,
+    Filters,
+    RecommendationRequest,
+    RecommendationResponse,
+    SearchText,
+    Year,
+)
 
 router = APIRouter(tags=["recommendations"])
-
-
-class RecommendationRequest(BaseModel):
-    title: SearchText | None = Field(None, max_length=200, examples=["toy story"])
-    titles: list[SearchText] | None = Field(None, max_length=20, examples=[["toy story", "shrek"]])
-    k: int = Field(10, ge=1, le=100)
-    mode: Literal["audience", "similar"] = "audience"
-    filters: Filters = Field(default_factory=Filters)
-
-    @model_validator(mode="after")
-    def _one_seed(self) -> RecommendationRequest:
-        if not self.title and not self.titles:
-            raise ValueError("give `title` or a non-empty `titles` list")
-        return self
 
 
 def to_filter(filters: Filters) -> MovieFilter:

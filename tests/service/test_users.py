@@ -6,7 +6,7 @@ import pytest
 from elasticsearch import AsyncElasticsearch
 
 from movierec.search import ratings
-from movierec.search.indices import WRITE_ATTEMPTS, IndexNames, load_mapping
+from movierec.search.indices import WRITE_ATTEMPTS, IndexNames
 
 pytestmark = [pytest.mark.es, pytest.mark.spark]
 _ids = itertools.count(900_001)
@@ -164,12 +164,11 @@ def test_a_failed_deletion_restores_the_rating(indexed, new_user, es, api):
     api.post(f"/users/{new_user}/ratings", json={"movie_id": TOY_STORY, "rating": 4.0})
     api.post(f"/users/{new_user}/ratings", json={"movie_id": SHREK, "rating": 3.0})
     broken = ratings.ModelCard("v-broken", implicit=True, reg_param=0.1, alpha=10.0, gram=np.eye(3))  # wrong rank
-    mapping = load_mapping("deletions")
 
     async def go():
         client = AsyncElasticsearch(indexed.es_url)
         try:
-            await ratings.remove_rating(client, names, broken, new_user, SHREK, deletions_mapping=mapping)
+            await ratings.remove_rating(client, names, broken, new_user, SHREK)
         finally:
             await client.close()
 
@@ -255,7 +254,6 @@ def test_a_withdrawal_between_a_fold_ins_read_and_its_write_leaves_no_vector(ind
     from movierec.search import consent
 
     names = IndexNames(indexed.index_prefix)
-    mapping = load_mapping("consents")
 
     async def go():
         client = AsyncElasticsearch(indexed.es_url)
@@ -277,7 +275,7 @@ def test_a_withdrawal_between_a_fold_ins_read_and_its_write_leaves_no_vector(ind
 
             async def withdraw():
                 await fold_in_has_read.wait()
-                await consent.record_consent(client, names, new_user, False, mapping=mapping)
+                await consent.record_consent(client, names, new_user, False)
                 events.append("withdrawn")
                 withdrawn.set()
 
@@ -351,6 +349,21 @@ def test_consent_needs_the_api_key_when_one_is_set(api, new_user, monkeypatch):
     get_settings.cache_clear()
     assert api.put(f"/users/{new_user}/consent", json={"personalisation": False}).status_code == 401
     assert api.get(f"/users/{new_user}/consent").status_code == 401
+
+
+def test_requests_read_no_mapping(api, new_user, monkeypatch):
+    """Index bodies are read when an index must be created, never per request."""
+    from movierec import resources
+
+    def refuse(kind):
+        raise AssertionError(f"a request read the {kind} mapping")
+
+    monkeypatch.setattr(resources, "mapping", refuse)
+    assert api.post(f"/users/{new_user}/ratings", json={"movie_id": TOY_STORY, "rating": 4.0}).status_code == 200
+    assert api.post(f"/users/{new_user}/ratings", json={"movie_id": SHREK, "rating": 3.0}).status_code == 200
+    assert api.delete(f"/users/{new_user}/ratings/{SHREK}").status_code == 200
+    assert api.put(f"/users/{new_user}/consent", json={"personalisation": False}).status_code == 200
+    assert api.delete(f"/users/{new_user}").status_code == 200
 
 
 def test_metrics_exposes_counts_and_latency(api):

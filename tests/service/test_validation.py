@@ -43,3 +43,13 @@ def test_year_filters_share_the_domain_bounds(client):
         assert (bounds["minimum"], bounds["maximum"]) == (YEAR_MIN, YEAR_MAX)
     resp = client.get("/recommendations", params={"title": "heat", "year_min": YEAR_MIN - 1})
     assert resp.status_code == 422
+
+
+def test_request_and_response_models_live_in_schemas_only():
+    from pydantic import BaseModel
+
+    from movierec.service.routes import health, movies, recommendations, users
+
+    for module in (health, movies, recommendations, users):
+        own = [n for n, o in vars(module).items() if isinstance(o, type) and issubclass(o, BaseModel)]
+        assert not [n for n in own if getattr(module, n).__module__ == module.__name__], module.__name__
