@@ -251,6 +251,24 @@ def index_rollback() -> None:
         typer.echo(f"API ratings kept: {kept.found} found in {left}; {len(kept.users)} users updated, {refolded}")
 
 
+@index_app.command("migrate")
+def index_migrate() -> None:
+    """Bring the unversioned indices (models, deletions, consents) to the current schema; safe to run again."""
+    from movierec.search import indices, migrate
+
+    es = _es_client()
+    _require_es(es)
+    done = migrate.migrate_shared_indices(es, indices.IndexNames(get_settings().index_prefix))
+    if not done:
+        typer.echo("nothing to migrate: every unversioned index has its current schema")
+    for m in done:
+        alias = m.target.removesuffix(f"-v{m.to_version}")
+        typer.echo(
+            f"{alias}: {m.documents} documents from {m.source} (schema {m.from_version}) "
+            f"into {m.target} (schema {m.to_version})"
+        )
+
+
 @app.command()
 def catalog(
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of Markdown")] = False,

@@ -4,7 +4,9 @@ The MovieLens files do not hold them, so a pipeline run reads them from the serv
 them and indexes them (still marked `source: api`). Ratings that arrive while the run works land in
 the old version; after the switch they are copied over and their users folded into the new model.
 A rollback does the same in the other direction. Deletions made through the API are kept in an
-unversioned index and applied to every version a run or a rollback brings in.
+unversioned index and applied to every version a run or a rollback brings in. The readers of the
+unversioned indices migrate them to the current schema first (search/migrate.py), so the pipeline
+and a rollback never read an older one.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from dataclasses import dataclass
 from elasticsearch import AsyncElasticsearch, Elasticsearch, NotFoundError, helpers
 
 from movierec.search import queries
-from movierec.search.domain import RatingSource
+from movierec.search.domain import RatingSource, ms_to_seconds
 from movierec.search.indices import IndexNames
+from movierec.search.migrate import migrate_shared_indices
 from movierec.search.ratings import ModelCard, card_from_document, rating_id, refold_user
 
 log = logging.getLogger(__name__)
@@ -61,12 +64,17 @@ def copy_newer(es: Elasticsearch, ratings: list[dict], index: str) -> list[int]:
 
 
 def fetch_deletions(es: Elasticsearch, names: IndexNames, *, since: int | None = None) -> list[dict]:
-    """Ratings deleted through the API (user_id, movie_id, date), optionally only recent ones."""
-    return _sources(es, names.deletions, queries.deletions_query(since=since))
+    """Ratings deleted and users erased through the API (user_id, movie_id, date), optionally only those
+    since `since` (epoch seconds). `date` comes back in epoch seconds, the unit of the rating dates it is
+    compared with (the index stores milliseconds)."""
+    migrate_shared_indices(es, names)  # a deployment from before schema 2 stored seconds: convert it first
+    deletions = _sources(es, names.deletions, queries.deletions_query(since=since))
+    return [{**d, "date": ms_to_seconds(d["date"])} for d in deletions]
 
 
 def fetch_consents(es: Elasticsearch, names: IndexNames) -> list[dict]:
     """Every recorded consent choice (user_id, personalisation)."""
+    migrate_shared_indices(es, names)
     return _sources(es, names.consents, queries.match_all(), ["user_id", "personalisation"])
 
 

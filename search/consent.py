@@ -8,14 +8,19 @@ record the deployment's default applies: personalised (opt-out), or not until as
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 
 from elasticsearch import AsyncElasticsearch, ConflictError, NotFoundError
 
 from movierec.errors import Conflict
-from movierec.search.domain import VectorSource
-from movierec.search.indices import WRITE_ATTEMPTS, IndexNames, ensure_index, kind_indices, replace_if_unchanged
+from movierec.search.domain import VectorSource, now_ms
+from movierec.search.indices import (
+    WRITE_ATTEMPTS,
+    IndexNames,
+    ensure_shared_index,
+    kind_indices,
+    replace_if_unchanged,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +34,7 @@ class Consent:
     user_id: int
     personalisation: bool
     recorded: bool  # False: no record, the deployment's default applies
-    updated_at: int | None = None
+    updated_at: int | None = None  # epoch milliseconds
 
 
 async def get_consent(es: AsyncElasticsearch, names: IndexNames, user_id: int, *, default: bool) -> Consent:
@@ -42,8 +47,8 @@ async def get_consent(es: AsyncElasticsearch, names: IndexNames, user_id: int, *
 
 async def record_consent(es: AsyncElasticsearch, names: IndexNames, user_id: int, personalisation: bool) -> Consent:
     """Store the user's choice; on withdrawal their vector is removed from every kept version."""
-    await ensure_index(es, names.consents, "consents")
-    now = int(time.time())
+    await ensure_shared_index(es, names, "consents")
+    now = now_ms()
     doc = {"user_id": user_id, "personalisation": personalisation, "updated_at": now}
     await es.index(index=names.consents, id=str(user_id), document=doc, refresh=True)
     if not personalisation:

@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from elasticsearch import AsyncElasticsearch, Elasticsearch, NotFoundError
 
@@ -20,6 +21,7 @@ from movierec.errors import Failed, NotFound
 log = logging.getLogger(__name__)
 
 VERSIONED_KINDS = ("movies", "users", "ratings")
+SHARED_KINDS = ("models", "deletions", "consents")  # unversioned: one alias each, kept across versions
 VECTOR_FIELDS = {"movies": ("item_vector", "audience_vector"), "users": ("user_vector",)}
 KEEP_VERSIONS = 2  # the serving one and the one before it, for rollback
 WRITE_ATTEMPTS = 8  # conditional writes that lost a race: read again and retry this many times
@@ -84,19 +86,39 @@ def new_version(now: datetime | None = None) -> str:
     return f"v{now:%Y%m%d%H%M%S}-{secrets.token_hex(2)}"
 
 
+def schema_version(mappings: Mapping[str, Any]) -> int:
+    """`_meta.schema_version` of a mapping (a file's or a live index's); 1 when none is recorded."""
+    return int(mappings.get("_meta", {}).get("schema_version", 1))
+
+
+def shared_index(names: IndexNames, kind: str) -> str:
+    """The concrete index behind an unversioned alias at the current schema: `movierec-consents-v2`."""
+    return f"{names.alias(kind)}-v{schema_version(load_mapping(kind)['mappings'])}"
+
+
+def _shared_index_body(names: IndexNames, kind: str) -> dict:
+    return {**load_mapping(kind), "aliases": {names.alias(kind): {}}}
+
+
 def ensure_shared_indices(es: Elasticsearch, names: IndexNames) -> None:
-    """The unversioned indices: model cards, the API's deletions, consents."""
-    for kind in ("models", "deletions", "consents"):
+    """The unversioned indices (model cards, the API's deletions, consents), each an alias over its
+    current-schema index. Older ones are brought up to date by search/migrate.py, not here."""
+    for kind in SHARED_KINDS:
         if not es.indices.exists(index=names.alias(kind)):
-            es.indices.create(index=names.alias(kind), **load_mapping(kind))
+            es.options(ignore_status=400).indices.create(
+                index=shared_index(names, kind), **_shared_index_body(names, kind)
+            )
 
 
-async def ensure_index(es: AsyncElasticsearch, index: str, kind: str) -> None:
+async def ensure_shared_index(es: AsyncElasticsearch, names: IndexNames, kind: str) -> None:
     # Normally created by the pipeline; a deployment indexed before this index existed gets it here,
     # with its mapping rather than the one Elasticsearch would guess from the first document. The
-    # mapping is read (from the process's cache) only then, not on every request.
-    if not await es.indices.exists(index=index):
-        await es.options(ignore_status=400).indices.create(index=index, **load_mapping(kind))
+    # mapping is read (from the process's cache) only then, not on every request. 400: another writer
+    # created it first.
+    if not await es.indices.exists(index=names.alias(kind)):
+        await es.options(ignore_status=400).indices.create(
+            index=shared_index(names, kind), **_shared_index_body(names, kind)
+        )
 
 
 async def kind_indices(es: AsyncElasticsearch, names: IndexNames, kind: str) -> list[str]:

@@ -8,13 +8,13 @@ are rebuilt without the user at the next run.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from elasticsearch import AsyncElasticsearch, NotFoundError
 
 from movierec.errors import NotFound
-from movierec.search.indices import IndexNames, ensure_index, kind_indices
+from movierec.search.domain import now_ms
+from movierec.search.indices import IndexNames, ensure_shared_index, kind_indices
 from movierec.search.ratings import user_hits
 
 BULK_DELETES = 5000  # delete operations per bulk request
@@ -30,7 +30,7 @@ class Erasure:
     ratings_deleted: int
     user_documents_deleted: int
     indices_searched: list[str]
-    erased_at: int
+    erased_at: int  # epoch milliseconds
 
 
 async def erase_user(es: AsyncElasticsearch, names: IndexNames, user_id: int) -> Erasure:
@@ -41,8 +41,8 @@ async def erase_user(es: AsyncElasticsearch, names: IndexNames, user_id: int) ->
     has_consent = await es.exists(index=names.consents, id=str(user_id))
     if not docs and not any(found.values()) and not has_consent:
         raise NothingStored(f"nothing is stored for user {user_id}")
-    erased_at = int(time.time())
-    await ensure_index(es, names.deletions, "deletions")
+    erased_at = now_ms()
+    await ensure_shared_index(es, names, "deletions")
     await es.index(
         index=names.deletions,
         id=f"user_{user_id}",
@@ -75,7 +75,7 @@ async def export_user(es: AsyncElasticsearch, names: IndexNames, user_id: int) -
         consent = None
     return {
         "user_id": user_id,
-        "exported_at": int(time.time()),
+        "exported_at": now_ms(),
         "profile": user,
         "consent": consent,
         "ratings": ratings,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import statistics
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,12 +18,12 @@ from elasticsearch import AsyncElasticsearch, ConflictError, NotFoundError
 from movierec.errors import Conflict, NotFound, Unavailable
 from movierec.search import queries
 from movierec.search.consent import get_consent
-from movierec.search.domain import RatingSource, VectorSource
+from movierec.search.domain import RatingSource, VectorSource, now_ms, now_seconds
 from movierec.search.foldin import fold_in_user
 from movierec.search.indices import (
     WRITE_ATTEMPTS,
     IndexNames,
-    ensure_index,
+    ensure_shared_index,
     replace_if_unchanged,
     serving_version_async,
 )
@@ -111,12 +110,11 @@ async def add_rating(
         previous = (await es.get(index=names.ratings, id=doc_id))["_source"]
     except NotFoundError:
         previous = None
-    now = int(time.time())
     rating_doc = {
         "user_id": user_id,
         "movie_id": movie_id,
         "rating": rating,
-        "date": now,
+        "date": now_seconds(),  # rating dates are epoch seconds, as in MovieLens
         "genres": movie.get("genres", []),
         "title": movie.get("title"),
         "source": RatingSource.API,  # so the next pipeline run carries it over (carryover.py)
@@ -150,11 +148,11 @@ async def remove_rating(
         previous = (await es.get(index=names.ratings, id=doc_id))["_source"]
     except NotFoundError:
         raise RatingNotFound(f"user {user_id} has no rating for movie {movie_id}") from None
-    await ensure_index(es, names.deletions, "deletions")
+    await ensure_shared_index(es, names, "deletions")
     await es.index(
         index=names.deletions,
         id=doc_id,
-        document={"kind": "rating", "user_id": user_id, "movie_id": movie_id, "date": int(time.time())},
+        document={"kind": "rating", "user_id": user_id, "movie_id": movie_id, "date": now_ms()},
         refresh=True,
     )
     try:
@@ -281,7 +279,7 @@ def _user_document(
         "last_rating_at": max(dates) if dates else None,
         "vector_source": VectorSource.FOLD_IN if vector else VectorSource.NONE,
         "model_version": model_version,
-        "updated_at": int(time.time() * 1000),
+        "updated_at": now_ms(),
     }
     if vector:
         doc["user_vector"] = vector

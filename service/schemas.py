@@ -273,7 +273,7 @@ class ErasureOut(BaseModel):
                         "movierec-users-v20261125010216-c75e",
                         "movierec-users-v20261125022602-728b",
                     ],
-                    "erased_at": 1764037200,
+                    "erased_at": 1764037200000,
                 }
             ]
         }
@@ -283,7 +283,7 @@ class ErasureOut(BaseModel):
     ratings_deleted: int = Field(description="rating documents removed, over every kept version")
     user_documents_deleted: int
     indices_searched: list[str]
-    erased_at: int = Field(description="epoch seconds; later pipeline runs drop the user's older rows")
+    erased_at: int = Field(description="epoch milliseconds; later pipeline runs drop the user's older rows")
 
 
 class UserExport(BaseModel):
@@ -292,21 +292,21 @@ class UserExport(BaseModel):
             "examples": [
                 {
                     "user_id": 1,
-                    "exported_at": 1764037200,
+                    "exported_at": 1764037200000,
                     "profile": {"user_id": 1, "num_ratings": 232, "avg_rating": 4.37, "user_vector": [0.12, -0.03]},
-                    "consent": {"user_id": 1, "personalisation": True, "updated_at": 1764037000},
+                    "consent": {"user_id": 1, "personalisation": True, "updated_at": 1764037000000},
                     "ratings": [{"user_id": 1, "movie_id": 1, "rating": 4.0, "date": 964982703, "source": "movielens"}],
-                    "deletions": [{"kind": "rating", "user_id": 1, "movie_id": 3, "date": 1764037100}],
+                    "deletions": [{"kind": "rating", "user_id": 1, "movie_id": 3, "date": 1764037100000}],
                 }
             ]
         }
     }
 
     user_id: int
-    exported_at: int
+    exported_at: int = Field(description="epoch milliseconds, like every time movierec stamps")
     profile: dict | None = Field(description="the user document of the serving version, vector included")
     consent: dict | None = Field(None, description="the recorded consent choice, if any")
-    ratings: list[dict]
+    ratings: list[dict] = Field(description="every rating; `date` in epoch seconds, as in MovieLens")
     deletions: list[dict] = Field(description="ratings the user deleted (kept so retraining honours them)")
 
 
@@ -317,11 +317,11 @@ class ConsentIn(BaseModel):
 class ConsentOut(BaseModel):
     model_config = {
         "json_schema_extra": {
-            "examples": [{"user_id": 1, "personalisation": False, "recorded": True, "updated_at": 1764037200}]
+            "examples": [{"user_id": 1, "personalisation": False, "recorded": True, "updated_at": 1764037200000}]
         }
     }
 
     user_id: int
     personalisation: bool
     recorded: bool = Field(description="false: no choice recorded, the deployment's default applies")
-    updated_at: int | None = None
+    updated_at: int | None = Field(None, description="epoch milliseconds")

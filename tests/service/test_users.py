@@ -1,5 +1,6 @@
 import asyncio
 import itertools
+import time
 
 import numpy as np
 import pytest
@@ -364,6 +365,22 @@ def test_requests_read_no_mapping(api, new_user, monkeypatch):
     assert api.delete(f"/users/{new_user}/ratings/{SHREK}").status_code == 200
     assert api.put(f"/users/{new_user}/consent", json={"personalisation": False}).status_code == 200
     assert api.delete(f"/users/{new_user}").status_code == 200
+
+
+def test_times_the_api_stamps_are_epoch_milliseconds(api, new_user):
+    before = time.time_ns() // 1_000_000
+    api.post(f"/users/{new_user}/ratings", json={"movie_id": TOY_STORY, "rating": 4.0})
+    api.post(f"/users/{new_user}/ratings", json={"movie_id": SHREK, "rating": 3.0})
+    api.delete(f"/users/{new_user}/ratings/{SHREK}")
+    consented = api.put(f"/users/{new_user}/consent", json={"personalisation": True}).json()["updated_at"]
+    exported = api.get(f"/users/{new_user}/export").json()
+    erased = api.delete(f"/users/{new_user}").json()["erased_at"]
+    after = time.time_ns() // 1_000_000
+    [deletion] = exported["deletions"]
+    stamped = [consented, exported["consent"]["updated_at"], exported["exported_at"], deletion["date"], erased]
+    assert all(before <= t <= after for t in [*stamped, exported["profile"]["updated_at"]]), stamped
+    [rating] = exported["ratings"]  # rating dates stay in MovieLens's epoch seconds
+    assert before // 1000 <= rating["date"] <= after // 1000
 
 
 def test_metrics_exposes_counts_and_latency(api):
