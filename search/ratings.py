@@ -16,6 +16,7 @@ import numpy as np
 from elasticsearch import AsyncElasticsearch, ConflictError, NotFoundError
 
 from movierec.errors import Conflict, NotFound, Unavailable
+from movierec.modelcard import ModelCard, card_from_document  # defined once, pure; still importable from here
 from movierec.search import queries
 from movierec.search.consent import get_consent
 from movierec.search.domain import RatingSource, VectorSource, now_ms, now_seconds
@@ -40,15 +41,6 @@ class RatingConflict(Conflict):
     """Too many concurrent writers for one user; the rating was not stored."""
 
 
-@dataclass(frozen=True)
-class ModelCard:
-    version: str
-    implicit: bool
-    reg_param: float
-    alpha: float
-    gram: np.ndarray | None
-
-
 class ModelCache:
     """Model cards by version; a new pipeline run brings a new version, so entries never go stale."""
 
@@ -67,13 +59,6 @@ class ModelCache:
                 raise ModelUnavailable(f"model card {version} is missing from {names.models}") from None
             self._cards[key] = card_from_document(version, doc)
         return self._cards[key]
-
-
-def card_from_document(version: str, doc: dict) -> ModelCard:
-    """The fold-in's view of a model card stored in the models index."""
-    params = doc["params"]
-    gram = np.array(doc["item_gram"]) if doc.get("item_gram") else None
-    return ModelCard(version, params["implicit"], params["reg_param"], params["alpha"], gram)
 
 
 @dataclass
