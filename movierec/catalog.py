@@ -43,6 +43,7 @@ class IndexEntry:
     personal_data: bool
     retention: str
     fields: tuple[Field, ...]
+    comment: str = ""  # what a reader must know across fields (units, for one)
 
 
 def load_catalog(mappings_dir: Path | None = None) -> list[IndexEntry]:
@@ -76,6 +77,7 @@ def load_catalog(mappings_dir: Path | None = None) -> list[IndexEntry]:
                 bool(meta["personal_data"]),
                 meta["retention"],
                 tuple(fields),
+                meta.get("comment", ""),
             )
         )
     return entries
@@ -94,6 +96,7 @@ def render_markdown(entries: list[IndexEntry], prefix: str = "movierec-") -> str
             f"- source: {entry.source}",
             f"- personal data: {'yes' if entry.personal_data else 'no'}",
             f"- retention: {entry.retention}",
+            *([f"- note: {entry.comment}"] if entry.comment else []),
             "",
             "| field | class | description |",
             "|---|---|---|",

@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+import click
 import typer
+from typer.core import TyperGroup
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
@@ -15,10 +17,46 @@ if TYPE_CHECKING:
     from movierec.sparkcluster import LocalSparkCluster
 
 from movierec.config import get_settings
+from movierec.errors import MovierecError
 from movierec.esnode import EsNodeError
 from movierec.pipeline.params import AlsParams
 
-app = typer.Typer(help="movierec: Spark ALS + Elasticsearch kNN + FastAPI movie recommender.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _es_unreachable(exc: Exception) -> bool:
+    # Without importing the client (CLI start-up): if it raised, it is loaded.
+    transport = sys.modules.get("elastic_transport")
+    return transport is not None and isinstance(exc, transport.ConnectionError | transport.ConnectionTimeout)
+
+
+class _OneLineErrors(TyperGroup):
+    """The one place where errors become one line on stderr and exit code 1, for every command:
+    any MovierecError (its message is written for the reader) and an unreachable Elasticsearch."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except MovierecError as exc:
+            _fail(str(exc))
+        except Exception as exc:
+            if not _es_unreachable(exc):
+                raise
+            _fail(f"Elasticsearch is not reachable at {get_settings().es_url}: start it with `movierec es up`")
+
+
+app = typer.Typer(
+    help="movierec: Spark ALS + Elasticsearch kNN + FastAPI movie recommender.",
+    no_args_is_help=True,
+    cls=_OneLineErrors,
+    pretty_exceptions_show_locals=False,  # a traceback that does get out must not print settings (the API key)
+)
 es_app = typer.Typer(
     help="The local Elasticsearch node (integ-test-zip build from Maven Central).", no_args_is_help=True
 )
@@ -72,19 +110,15 @@ def spark_down(port: int = 7077, ui_port: int = 8080) -> None:
     typer.echo(_spark_cluster(port, ui_port).down())
 
 
-def _fail(message: str, code: int = 1) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
-
-
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # One line per HTTP request drowns the stage lines.
-    logging.getLogger("elastic_transport").setLevel(logging.WARNING)
+    # One line per HTTP request drowns the stage lines, and a retry's warning carries a traceback: an
+    # unreachable node is reported once, as one line (_OneLineErrors). --verbose shows the retries.
+    logging.getLogger("elastic_transport").setLevel(logging.WARNING if verbose else logging.ERROR)
 
 
 @app.command()
@@ -251,13 +285,10 @@ def data_download(
     base_url: Annotated[str | None, typer.Option(help="mirror of the GroupLens datasets folder")] = None,
 ) -> None:
     """Download, verify (size and checksum) and unpack a MovieLens dataset."""
-    from movierec.pipeline.download import GROUPLENS, DownloadError, download_dataset, progress_bar
+    from movierec.pipeline.download import GROUPLENS, download_dataset, progress_bar
 
     folder = dest or get_settings().data_dir / "movielens"
-    try:
-        target = download_dataset(name, folder, base_url=base_url or GROUPLENS, progress=progress_bar(name))
-    except DownloadError as exc:
-        _fail(str(exc))
+    target = download_dataset(name, folder, base_url=base_url or GROUPLENS, progress=progress_bar(name))
     typer.echo(f"{name} ready in {target}: movierec pipeline run --data {target}")
 
 
@@ -335,10 +366,7 @@ def index_rollback() -> None:
     _require_es(es)
     names = indices.IndexNames(settings.index_prefix)
     left = indices.serving_version(es, names)
-    try:
-        version = indices.rollback(es, names)
-    except indices.NoSuchVersion as exc:
-        _fail(str(exc))
+    version = indices.rollback(es, names)
     typer.echo(f"serving version {version}")
     if left:
         kept = carryover.carry_over(
@@ -353,6 +381,24 @@ def index_rollback() -> None:
         typer.echo(f"API ratings kept: {kept.found} found in {left}; {len(kept.users)} users updated, {refolded}")
 
 
+@index_app.command("migrate")
+def index_migrate() -> None:
+    """Bring the unversioned indices (models, deletions, consents) to the current schema; safe to run again."""
+    from movierec.search import indices, migrate
+
+    es = _es_client()
+    _require_es(es)
+    done = migrate.migrate_shared_indices(es, indices.IndexNames(get_settings().index_prefix))
+    if not done:
+        typer.echo("nothing to migrate: every unversioned index has its current schema")
+    for m in done:
+        alias = m.target.removesuffix(f"-v{m.to_version}")
+        typer.echo(
+            f"{alias}: {m.documents} documents from {m.source} (schema {m.from_version}) "
+            f"into {m.target} (schema {m.to_version})"
+        )
+
+
 @app.command()
 def catalog(
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of Markdown")] = False,
@@ -362,13 +408,10 @@ def catalog(
     import dataclasses
     import json
 
-    from movierec.catalog import CatalogError, load_catalog, render_markdown
+    from movierec.catalog import load_catalog, render_markdown
 
     settings = get_settings()
-    try:
-        entries = load_catalog(mappings)
-    except CatalogError as exc:
-        _fail(f"catalog: {exc}")
+    entries = load_catalog(mappings)
     if as_json:
         typer.echo(json.dumps([dataclasses.asdict(e) for e in entries], indent=2))
     else:

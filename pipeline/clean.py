@@ -14,6 +14,7 @@ from pyspark.sql import types as T
 from pyspark.sql.window import Window
 
 from movierec.pipeline.titles import parse_title
+from movierec.search.domain import RatingSource
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ _TITLE_TYPE = T.StructType(
 
 
 @F.udf(_TITLE_TYPE)
-def _parse_title_udf(raw: str | None) -> tuple | None:
+def _parse_title_udf(raw: str | None) -> tuple:
     parsed = parse_title(raw)
     return (parsed.title, parsed.original_title, parsed.year, parsed.alt_titles)
 
@@ -214,8 +215,8 @@ def merge_live_ratings(ratings: DataFrame, live: DataFrame, report: CleaningRepo
         "live ratings older than the file's (dropped)", resolved.where(F.col("timestamp") < F.col("_file_ts")).count()
     )
     kept_files = ratings.join(winners.select("userId", "movieId"), ["userId", "movieId"], "left_anti")
-    return kept_files.withColumn("source", F.lit("movielens")).unionByName(
-        winners.drop("_file_ts").withColumn("source", F.lit("api"))
+    return kept_files.withColumn("source", F.lit(RatingSource.MOVIELENS.value)).unionByName(
+        winners.drop("_file_ts").withColumn("source", F.lit(RatingSource.API.value))
     )
 
 

@@ -9,15 +9,16 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
+from pyspark import Accumulator
 from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
 from movierec.connection import EsConnection
+from movierec.search.domain import RatingSource, VectorSource
 from movierec.search.text import normalize, strip_article, title_variants
 
 log = logging.getLogger(__name__)
@@ -40,17 +41,17 @@ class BulkResult:
         self.errors.extend(errors[: MAX_ERROR_SAMPLES - len(self.errors)])
 
 
-def _suggest_inputs(title: str, original_title: str | None, alt_titles: list[str] | None) -> list[str]:
+def _suggest_inputs(title: str | None, original_title: str | None, alt_titles: list[str] | None) -> list[str]:
     return title_variants(title, original_title, *(alt_titles or []))
 
 
-def _alt_norms(title: str, original_title: str | None, alt_titles: list[str] | None) -> list[str]:
+def _alt_norms(title: str | None, original_title: str | None, alt_titles: list[str] | None) -> list[str]:
     main = normalize(title)
     forms = dict.fromkeys(normalize(t) for t in (original_title, *(alt_titles or [])))
     return [f for f in forms if f and f != main]
 
 
-def _title_keys(title: str, original_title: str | None, alt_titles: list[str] | None) -> list[str]:
+def _title_keys(title: str | None, original_title: str | None, alt_titles: list[str] | None) -> list[str]:
     """Article-stripped forms ("matrix" for "The Matrix"): matched exactly, never as text, so that
     a bare "heat" prefers "Heat" over "The Heat"."""
     forms = dict.fromkeys(strip_article(normalize(t)) for t in (title, original_title, *(alt_titles or [])))
@@ -101,7 +102,9 @@ def user_documents(users: DataFrame, model_version: str) -> DataFrame:
         "activity_level",
         "favourite_genres",
         # Users whose vector is withheld (no consent) are marked, so the API's fold-in does the same.
-        F.when(F.col("user_vector").isNotNull(), "als").otherwise("no-consent").alias("vector_source"),
+        F.when(F.col("user_vector").isNotNull(), VectorSource.ALS.value)
+        .otherwise(VectorSource.NO_CONSENT.value)
+        .alias("vector_source"),
         F.lit(model_version).alias("model_version"),
     )
 
@@ -115,16 +118,16 @@ def rating_documents(ratings: DataFrame, movies: DataFrame) -> DataFrame:
         F.col("timestamp").alias("date"),
         "genres",
         "title",
-        (F.col("source") if "source" in ratings.columns else F.lit("movielens")).alias("source"),
+        (F.col("source") if "source" in ratings.columns else F.lit(RatingSource.MOVIELENS.value)).alias("source"),
     )
 
 
 def _partition_writer(
-    conn: EsConnection, index: str, chunk_size: int, timeout: float, written: Any
-) -> Callable[[Iterable[Row]], None]:
+    conn: EsConnection, index: str, chunk_size: int, timeout: float, written: Accumulator[int]
+) -> Callable[[Iterable[Row]], Iterator[tuple[int, int, list[str], int, int]]]:
     # Runs in the executors: `conn` travels inside this closure (never in the Spark conf or the
     # environment, which the Spark UI shows).
-    def write(rows: Iterable[Row]) -> None:
+    def write(rows: Iterable[Row]) -> Iterator[tuple[int, int, list[str], int, int]]:
         from elasticsearch import Elasticsearch, helpers
 
         client = Elasticsearch(**conn.client_kwargs(request_timeout=timeout))

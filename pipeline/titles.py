@@ -9,8 +9,9 @@ import html
 import re
 from dataclasses import dataclass, field
 
-# Articles MovieLens moves to the end ("Shawshank Redemption, The"). "L'" glues to the next word.
-ARTICLES = ("The", "A", "An", "La", "Le", "Les", "L'", "El", "Los", "Las", "Il", "Der", "Die", "Das", "Une", "Un")
+from movierec.search.domain import YEAR_MAX, YEAR_MIN
+from movierec.search.text import ARTICLES
+
 # Release-format markers some MovieLens exports put after the year: "Foo (2001) (V)".
 _FORMAT_MARKER = re.compile(r"\s*\((?:V|TV|TV Movie|Video|VG)\)\s*$", re.IGNORECASE)
 _YEAR = re.compile(r"\s*\((\d{4})(?:\s*[-\u2013]\s*(\d{4})?)?\)\s*$")
@@ -42,6 +43,8 @@ def parse_title(raw: str | None) -> ParsedTitle:
     match = _YEAR.search(text)
     if match:
         year = int(match.group(1))
+        if not YEAR_MIN <= year <= YEAR_MAX:  # a typo in the data, not a release year: none rather than a wrong one
+            year = None
         text = text[: match.start()].rstrip()
     original = text
     alts: list[str] = []

@@ -4,7 +4,9 @@ The MovieLens files do not hold them, so a pipeline run reads them from the serv
 them and indexes them (still marked `source: api`). Ratings that arrive while the run works land in
 the old version; after the switch they are copied over and their users folded into the new model.
 A rollback does the same in the other direction. Deletions made through the API are kept in an
-unversioned index and applied to every version a run or a rollback brings in.
+unversioned index and applied to every version a run or a rollback brings in. The readers of the
+unversioned indices migrate them to the current schema first (search/migrate.py), so the pipeline
+and a rollback never read an older one.
 """
 
 from __future__ import annotations
@@ -17,21 +19,16 @@ from elasticsearch import Elasticsearch, NotFoundError, helpers
 
 from movierec.connection import EsConnection
 from movierec.modelcard import ModelCard, card_from_document
+from movierec.search import queries
 from movierec.search.client import async_client
+from movierec.search.domain import RatingSource, ms_to_seconds
 from movierec.search.indices import IndexNames
-from movierec.search.ratings import LIVE_SOURCE, rating_id, refold_user
+from movierec.search.migrate import migrate_shared_indices
+from movierec.search.ratings import rating_id, refold_user
 
 log = logging.getLogger(__name__)
 
 LIVE_FIELDS = ["user_id", "movie_id", "rating", "date", "genres", "title", "source"]
-
-
-def live_ratings_query(*, since: int | None = None) -> dict:
-    """API ratings, optionally only those dated `since` (epoch seconds) or later."""
-    filters: list[dict] = [{"term": {"source": LIVE_SOURCE}}]
-    if since is not None:
-        filters.append({"range": {"date": {"gte": since, "format": "epoch_second"}}})
-    return {"bool": {"filter": filters}}
 
 
 def _sources(es: Elasticsearch, index: str, query: dict, fields: list[str] | None = None) -> list[dict]:
@@ -44,7 +41,7 @@ def _sources(es: Elasticsearch, index: str, query: dict, fields: list[str] | Non
 
 def fetch_live_ratings(es: Elasticsearch, index: str, *, since: int | None = None) -> list[dict]:
     """Every API rating in `index` (alias or concrete name)."""
-    return _sources(es, index, live_ratings_query(since=since), LIVE_FIELDS)
+    return _sources(es, index, queries.live_ratings_query(since=since), LIVE_FIELDS)
 
 
 def copy_newer(es: Elasticsearch, ratings: list[dict], index: str) -> list[int]:
@@ -59,7 +56,7 @@ def copy_newer(es: Elasticsearch, ratings: list[dict], index: str) -> list[int]:
     actions, users = [], set()
     for doc_id, rating, found in zip(ids, ratings, existing, strict=True):
         held = found["_source"] if found.get("found") else None
-        if held and held.get("source") == LIVE_SOURCE and held.get("date", 0) >= rating["date"]:
+        if held and held.get("source") == RatingSource.API and held.get("date", 0) >= rating["date"]:
             continue
         actions.append({"_index": index, "_id": doc_id, "_source": rating})
         users.add(int(rating["user_id"]))
@@ -70,14 +67,18 @@ def copy_newer(es: Elasticsearch, ratings: list[dict], index: str) -> list[int]:
 
 
 def fetch_deletions(es: Elasticsearch, names: IndexNames, *, since: int | None = None) -> list[dict]:
-    """Ratings deleted through the API (user_id, movie_id, date), optionally only recent ones."""
-    query = {"match_all": {}} if since is None else {"range": {"date": {"gte": since, "format": "epoch_second"}}}
-    return _sources(es, names.deletions, query)
+    """Ratings deleted and users erased through the API (user_id, movie_id, date), optionally only those
+    since `since` (epoch seconds). `date` comes back in epoch seconds, the unit of the rating dates it is
+    compared with (the index stores milliseconds)."""
+    migrate_shared_indices(es, names)  # a deployment from before schema 2 stored seconds: convert it first
+    deletions = _sources(es, names.deletions, queries.deletions_query(since=since))
+    return [{**d, "date": ms_to_seconds(d["date"])} for d in deletions]
 
 
 def fetch_consents(es: Elasticsearch, names: IndexNames) -> list[dict]:
     """Every recorded consent choice (user_id, personalisation)."""
-    return _sources(es, names.consents, {"match_all": {}}, ["user_id", "personalisation"])
+    migrate_shared_indices(es, names)
+    return _sources(es, names.consents, queries.match_all(), ["user_id", "personalisation"])
 
 
 def apply_deletions(es: Elasticsearch, deletions: list[dict], names: IndexNames, version: str) -> list[int]:
@@ -97,14 +98,7 @@ def apply_deletions(es: Elasticsearch, deletions: list[dict], names: IndexNames,
                 actions.append({"_op_type": "delete", "_index": ratings_index, "_id": doc_id})
                 changed.add(int(deletion["user_id"]))
     for user_id, erased_at in erased.items():
-        query = {
-            "bool": {
-                "filter": [
-                    {"term": {"user_id": user_id}},
-                    {"range": {"date": {"lte": erased_at, "format": "epoch_second"}}},
-                ]
-            }
-        }
+        query = queries.ratings_given_by_query(user_id, until=erased_at)
         for hit in helpers.scan(es, index=ratings_index, query={"query": query}, _source=False):
             actions.append({"_op_type": "delete", "_index": ratings_index, "_id": hit["_id"]})
         if es.exists(index=users_index, id=str(user_id)):
@@ -148,7 +142,7 @@ def carry_over(
     users = sorted(
         u
         for u in {*copied, *changed}
-        if u not in erased or es.count(index=target, query={"term": {"user_id": u}})["count"]
+        if u not in erased or es.count(index=target, query=queries.user_query(u))["count"]
     )
     if users and model is None:
         try:

@@ -7,12 +7,26 @@ record the deployment's default applies: personalised (opt-out), or not until as
 
 from __future__ import annotations
 
-import time
+import logging
 from dataclasses import dataclass
 
 from elasticsearch import AsyncElasticsearch, ConflictError, NotFoundError
 
-from movierec.search.indices import WRITE_ATTEMPTS, IndexNames, ensure_index, kind_indices, replace_if_unchanged
+from movierec.errors import Conflict
+from movierec.search.domain import VectorSource, now_ms
+from movierec.search.indices import (
+    WRITE_ATTEMPTS,
+    IndexNames,
+    ensure_shared_index,
+    kind_indices,
+    replace_if_unchanged,
+)
+
+log = logging.getLogger(__name__)
+
+
+class VectorNotRemoved(Conflict):
+    """The withdrawal is recorded, but the user's vector kept changing under the removal."""
 
 
 @dataclass
@@ -20,7 +34,7 @@ class Consent:
     user_id: int
     personalisation: bool
     recorded: bool  # False: no record, the deployment's default applies
-    updated_at: int | None = None
+    updated_at: int | None = None  # epoch milliseconds
 
 
 async def get_consent(es: AsyncElasticsearch, names: IndexNames, user_id: int, *, default: bool) -> Consent:
@@ -31,12 +45,10 @@ async def get_consent(es: AsyncElasticsearch, names: IndexNames, user_id: int, *
     return Consent(user_id, bool(doc["personalisation"]), recorded=True, updated_at=doc.get("updated_at"))
 
 
-async def record_consent(
-    es: AsyncElasticsearch, names: IndexNames, user_id: int, personalisation: bool, *, mapping: dict
-) -> Consent:
+async def record_consent(es: AsyncElasticsearch, names: IndexNames, user_id: int, personalisation: bool) -> Consent:
     """Store the user's choice; on withdrawal their vector is removed from every kept version."""
-    await ensure_index(es, names.consents, mapping)
-    now = int(time.time())
+    await ensure_shared_index(es, names, "consents")
+    now = now_ms()
     doc = {"user_id": user_id, "personalisation": personalisation, "updated_at": now}
     await es.index(index=names.consents, id=str(user_id), document=doc, refresh=True)
     if not personalisation:
@@ -45,17 +57,29 @@ async def record_consent(
 
 
 async def _remove_vectors(es: AsyncElasticsearch, names: IndexNames, user_id: int) -> None:
+    """Remove the vector from every kept version; VectorNotRemoved (409) if one kept changing under us."""
+    stuck = [index for index in await kind_indices(es, names, "users") if not await _remove_vector(es, index, user_id)]
+    if stuck:  # the vector may still be stored: say so, never answer as if it were gone
+        log.warning("user %s: vector not removed from %s after %d conflicts", user_id, stuck, WRITE_ATTEMPTS)
+        raise VectorNotRemoved(
+            f"user {user_id}: the withdrawal of consent is recorded, but the vector could not be removed yet "
+            "(the profile was being updated at the same time); try again"
+        )
+
+
+async def _remove_vector(es: AsyncElasticsearch, index: str, user_id: int) -> bool:
+    """False if every attempt lost a race with another write (a rating being folded in)."""
     # No scripting on every build (the integ-test-zip has no painless): rewrite the document without it.
-    for index in await kind_indices(es, names, "users"):
-        for _ in range(WRITE_ATTEMPTS):  # a rating being folded in at the same moment: read again
-            try:
-                doc = await es.get(index=index, id=str(user_id))
-            except NotFoundError:
-                break
-            source = {k: v for k, v in doc["_source"].items() if k != "user_vector"}
-            source["vector_source"] = "no-consent"
-            try:
-                await replace_if_unchanged(es, doc, source)
-            except ConflictError:
-                continue
-            break
+    for _ in range(WRITE_ATTEMPTS):
+        try:
+            doc = await es.get(index=index, id=str(user_id))
+        except NotFoundError:
+            return True
+        source = {k: v for k, v in doc["_source"].items() if k != "user_vector"}
+        source["vector_source"] = VectorSource.NO_CONSENT
+        try:
+            await replace_if_unchanged(es, doc, source)
+        except ConflictError:
+            continue
+        return True
+    return False

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from elasticsearch import AsyncElasticsearch, Elasticsearch, NotFoundError
 
@@ -19,6 +21,7 @@ from movierec.errors import Failed, NotFound
 log = logging.getLogger(__name__)
 
 VERSIONED_KINDS = ("movies", "users", "ratings")
+SHARED_KINDS = ("models", "deletions", "consents")  # unversioned: one alias each, kept across versions
 VECTOR_FIELDS = {"movies": ("item_vector", "audience_vector"), "users": ("user_vector",)}
 KEEP_VERSIONS = 2  # the serving one and the one before it, for rollback
 WRITE_ATTEMPTS = 8  # conditional writes that lost a race: read again and retry this many times
@@ -83,18 +86,39 @@ def new_version(now: datetime | None = None) -> str:
     return f"v{now:%Y%m%d%H%M%S}-{secrets.token_hex(2)}"
 
 
+def schema_version(mappings: Mapping[str, Any]) -> int:
+    """`_meta.schema_version` of a mapping (a file's or a live index's); 1 when none is recorded."""
+    return int(mappings.get("_meta", {}).get("schema_version", 1))
+
+
+def shared_index(names: IndexNames, kind: str) -> str:
+    """The concrete index behind an unversioned alias at the current schema: `movierec-consents-v2`."""
+    return f"{names.alias(kind)}-v{schema_version(load_mapping(kind)['mappings'])}"
+
+
+def _shared_index_body(names: IndexNames, kind: str) -> dict:
+    return {**load_mapping(kind), "aliases": {names.alias(kind): {}}}
+
+
 def ensure_shared_indices(es: Elasticsearch, names: IndexNames) -> None:
-    """The unversioned indices: model cards, the API's deletions, consents."""
-    for kind in ("models", "deletions", "consents"):
+    """The unversioned indices (model cards, the API's deletions, consents), each an alias over its
+    current-schema index. Older ones are brought up to date by search/migrate.py, not here."""
+    for kind in SHARED_KINDS:
         if not es.indices.exists(index=names.alias(kind)):
-            es.indices.create(index=names.alias(kind), **load_mapping(kind))
+            es.options(ignore_status=400).indices.create(
+                index=shared_index(names, kind), **_shared_index_body(names, kind)
+            )
 
 
-async def ensure_index(es: AsyncElasticsearch, index: str, body: dict) -> None:
+async def ensure_shared_index(es: AsyncElasticsearch, names: IndexNames, kind: str) -> None:
     # Normally created by the pipeline; a deployment indexed before this index existed gets it here,
-    # with its mapping rather than the one Elasticsearch would guess from the first document.
-    if not await es.indices.exists(index=index):
-        await es.options(ignore_status=400).indices.create(index=index, **body)
+    # with its mapping rather than the one Elasticsearch would guess from the first document. The
+    # mapping is read (from the process's cache) only then, not on every request. 400: another writer
+    # created it first.
+    if not await es.indices.exists(index=names.alias(kind)):
+        await es.options(ignore_status=400).indices.create(
+            index=shared_index(names, kind), **_shared_index_body(names, kind)
+        )
 
 
 async def kind_indices(es: AsyncElasticsearch, names: IndexNames, kind: str) -> list[str]:
@@ -137,13 +161,26 @@ def versions(es: Elasticsearch, names: IndexNames) -> list[str]:
     return sorted(v for v, kinds in found.items() if kinds == set(VERSIONED_KINDS))
 
 
-def serving_version(es: Elasticsearch, names: IndexNames) -> str | None:
-    try:
-        aliased = es.indices.get_alias(name=names.movies)
-    except NotFoundError:
-        return None
+def _version_behind(aliased: Mapping[str, object], names: IndexNames) -> str | None:
+    """The version in the name of the index the movies alias points at (a get_alias answer)."""
     index = next(iter(aliased), None)
     return index.removeprefix(names.concrete("movies", "")) if index else None
+
+
+def serving_version(es: Elasticsearch, names: IndexNames) -> str | None:
+    """The version the aliases serve; None before the first load."""
+    try:
+        return _version_behind(es.indices.get_alias(name=names.movies), names)
+    except NotFoundError:
+        return None
+
+
+async def serving_version_async(es: AsyncElasticsearch, names: IndexNames) -> str | None:
+    """`serving_version` for the API's async client."""
+    try:
+        return _version_behind(await es.indices.get_alias(name=names.movies), names)
+    except NotFoundError:
+        return None
 
 
 def verify_counts(es: Elasticsearch, names: IndexNames, version: str, expected: dict[str, int]) -> None:
@@ -193,7 +230,8 @@ def rollback(es: Elasticsearch, names: IndexNames) -> str:
     current = serving_version(es, names)
     older = [v for v in versions(es, names) if current is None or v < current]
     if not older:
-        raise NoSuchVersion(f"no version older than {current} is kept under {names.prefix}*")
+        kept = f"no version older than {current}" if current else "no version"
+        raise NoSuchVersion(f"{kept} is kept under {names.prefix}*: nothing to roll back to")
     switch_to(es, names, older[-1])
     return older[-1]
 

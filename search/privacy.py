@@ -8,15 +8,16 @@ are rebuilt without the user at the next run.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from elasticsearch import AsyncElasticsearch, NotFoundError
 
 from movierec.errors import NotFound
-from movierec.search.indices import IndexNames, ensure_index, kind_indices
+from movierec.search.domain import now_ms
+from movierec.search.indices import IndexNames, ensure_shared_index, kind_indices
+from movierec.search.ratings import user_hits
 
-PAGE = 5000
+BULK_DELETES = 5000  # delete operations per bulk request
 
 
 class NothingStored(NotFound):
@@ -29,41 +30,19 @@ class Erasure:
     ratings_deleted: int
     user_documents_deleted: int
     indices_searched: list[str]
-    erased_at: int
+    erased_at: int  # epoch milliseconds
 
 
-async def _user_ratings(es: AsyncElasticsearch, index: str, user_id: int, *, source: bool) -> list[dict]:
-    """Every rating hit of the user in `index`, paged by movie id (a user rates a movie once)."""
-    hits: list[dict] = []
-    after = None
-    while True:
-        resp = await es.search(
-            index=index,
-            query={"term": {"user_id": user_id}},
-            sort=[{"movie_id": "asc"}],
-            size=PAGE,
-            source=source,
-            search_after=after,
-        )
-        page = resp["hits"]["hits"]
-        hits += page
-        if len(page) < PAGE:
-            return hits
-        after = page[-1]["sort"]
-
-
-async def erase_user(es: AsyncElasticsearch, names: IndexNames, user_id: int, *, deletions_mapping: dict) -> Erasure:
+async def erase_user(es: AsyncElasticsearch, names: IndexNames, user_id: int) -> Erasure:
     rating_indices = await kind_indices(es, names, "ratings")
     user_indices = await kind_indices(es, names, "users")
-    found = {
-        index: [h["_id"] for h in await _user_ratings(es, index, user_id, source=False)] for index in rating_indices
-    }
+    found = {index: [h["_id"] for h in await user_hits(es, index, user_id, source=False)] for index in rating_indices}
     docs = [index for index in user_indices if await es.exists(index=index, id=str(user_id))]
     has_consent = await es.exists(index=names.consents, id=str(user_id))
     if not docs and not any(found.values()) and not has_consent:
         raise NothingStored(f"nothing is stored for user {user_id}")
-    erased_at = int(time.time())
-    await ensure_index(es, names.deletions, deletions_mapping)
+    erased_at = now_ms()
+    await ensure_shared_index(es, names, "deletions")
     await es.index(
         index=names.deletions,
         id=f"user_{user_id}",
@@ -72,8 +51,8 @@ async def erase_user(es: AsyncElasticsearch, names: IndexNames, user_id: int, *,
     )
     operations = [{"delete": {"_index": index, "_id": doc_id}} for index, ids in found.items() for doc_id in ids]
     operations += [{"delete": {"_index": index, "_id": str(user_id)}} for index in docs]
-    for start in range(0, len(operations), PAGE):
-        await es.bulk(operations=operations[start : start + PAGE], refresh=True)
+    for start in range(0, len(operations), BULK_DELETES):
+        await es.bulk(operations=operations[start : start + BULK_DELETES], refresh=True)
     await es.options(ignore_status=404).delete(index=names.consents, id=str(user_id), refresh=True)
     return Erasure(user_id, sum(map(len, found.values())), len(docs), rating_indices + user_indices, erased_at)
 
@@ -84,20 +63,19 @@ async def export_user(es: AsyncElasticsearch, names: IndexNames, user_id: int) -
         user = (await es.get(index=names.users, id=str(user_id)))["_source"]
     except NotFoundError:
         user = None
-    ratings = [hit["_source"] for hit in await _user_ratings(es, names.ratings, user_id, source=True)]
+    ratings = [hit["_source"] for hit in await user_hits(es, names.ratings, user_id, source=True)]
     if user is None and not ratings:
         raise NothingStored(f"nothing is stored for user {user_id}")
     deletions = []
     if await es.indices.exists(index=names.deletions):
-        resp = await es.search(index=names.deletions, query={"term": {"user_id": user_id}}, size=10_000)
-        deletions = [hit["_source"] for hit in resp["hits"]["hits"]]
+        deletions = [hit["_source"] for hit in await user_hits(es, names.deletions, user_id, source=True)]
     try:
         consent = (await es.get(index=names.consents, id=str(user_id)))["_source"]
     except NotFoundError:
         consent = None
     return {
         "user_id": user_id,
-        "exported_at": int(time.time()),
+        "exported_at": now_ms(),
         "profile": user,
         "consent": consent,
         "ratings": ratings,

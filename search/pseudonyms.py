@@ -16,7 +16,7 @@ import time
 from elasticsearch import AsyncElasticsearch, ConflictError
 
 from movierec.errors import Conflict
-from movierec.search.indices import WRITE_ATTEMPTS, IndexNames, ensure_index
+from movierec.search.indices import WRITE_ATTEMPTS, IndexNames
 
 ID_OFFSET = 1_000_000_000
 ID_MAX = 2**31 - 1
@@ -37,7 +37,8 @@ def draw_id() -> int:
 async def new_user_id(es: AsyncElasticsearch, names: IndexNames, *, mapping: dict) -> int:
     """Claim a fresh id; the pseudonyms index is created with its mapping on first use."""
     index = pseudonyms_index(names)
-    await ensure_index(es, index, mapping)
+    if not await es.indices.exists(index=index):  # 400: another worker created it first
+        await es.options(ignore_status=400).indices.create(index=index, **mapping)
     for _ in range(WRITE_ATTEMPTS):
         user_id = draw_id()
         if await es.exists(index=names.users, id=str(user_id)):
@@ -46,7 +47,7 @@ async def new_user_id(es: AsyncElasticsearch, names: IndexNames, *, mapping: dic
             await es.create(
                 index=index,
                 id=str(user_id),
-                document={"user_id": user_id, "created_at": int(time.time())},
+                document={"user_id": user_id, "created_at": int(time.time() * 1000)},
                 refresh=True,
             )
         except ConflictError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from movierec.search.domain import RatingSource
 from movierec.search.text import normalize, split_query_year, strip_article
 
 MAX_K = 100
@@ -233,5 +234,61 @@ def suggest_body(prefix: str, *, size: int = 10) -> dict:
     }
 
 
-def rated_movie_ids_body(user_id: int, *, limit: int = 10000) -> dict:
-    return {"size": limit, "_source": ["movie_id"], "query": {"term": {"user_id": user_id}}}
+# One user's documents (ratings, deletions) are read page by page with search_after. A page is the most
+# one search may return (index.max_result_window, 10,000), so nearly every user takes one round trip
+# (ml-latest-small's heaviest rater has 2,698 ratings) and a heavier one takes more, never a cut-off.
+USER_PAGE = 10_000
+
+
+def user_query(user_id: int) -> dict:
+    return {"term": {"user_id": user_id}}
+
+
+def user_page_body(
+    user_id: int, *, source: Sequence[str] | bool, size: int = USER_PAGE, search_after: Sequence | None = None
+) -> dict:
+    """One page of the user's documents in movie id order, after `search_after` (the last hit's `sort`).
+
+    Sorting by movie id alone is a total order: documents are stored under `<user>_<movie>` (a user
+    rates a movie once, a deletion is recorded once), so within one user no two share a movie id and
+    no tiebreak field is needed. The one document without a movie id (an erasure record) sorts last.
+    """
+    body: dict = {
+        "size": size,
+        "_source": list(source) if not isinstance(source, bool) else source,
+        "query": user_query(user_id),
+        "sort": [{"movie_id": {"order": "asc", "missing": "_last"}}],
+        "track_total_hits": False,
+    }
+    if search_after is not None:
+        body["search_after"] = list(search_after)
+    return body
+
+
+def rated_movie_ids_body(user_id: int, *, limit: int = USER_PAGE) -> dict:
+    """The first page of the user's rated movie ids; read every page with `ratings.rated_movie_ids`."""
+    return user_page_body(user_id, source=["movie_id"], size=limit)
+
+
+def live_ratings_query(*, since: int | None = None) -> dict:
+    """Ratings given through the API, optionally only those dated `since` (epoch seconds) or later."""
+    filters: list[dict] = [{"term": {"source": RatingSource.API.value}}]
+    if since is not None:
+        filters.append({"range": {"date": {"gte": since, "format": "epoch_second"}}})
+    return {"bool": {"filter": filters}}
+
+
+def match_all() -> dict:
+    return {"match_all": {}}
+
+
+def deletions_query(*, since: int | None = None) -> dict:
+    """Every deletion record, optionally only those made at `since` (epoch seconds) or later."""
+    if since is None:
+        return match_all()
+    return {"range": {"date": {"gte": since, "format": "epoch_second"}}}
+
+
+def ratings_given_by_query(user_id: int, *, until: int) -> dict:
+    """The user's ratings given at `until` (epoch seconds, the ratings' unit) or before: what an erasure drops."""
+    return {"bool": {"filter": [user_query(user_id), {"range": {"date": {"lte": until, "format": "epoch_second"}}}]}}

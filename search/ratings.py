@@ -10,24 +10,27 @@ from __future__ import annotations
 
 import logging
 import statistics
-import time
 from dataclasses import dataclass
 
 import numpy as np
 from elasticsearch import AsyncElasticsearch, ConflictError, NotFoundError
 
 from movierec.errors import Conflict, NotFound, Unavailable
-from movierec.modelcard import ModelCard, card_from_document
+from movierec.modelcard import ModelCard, card_from_document  # defined once, pure; still importable from here
+from movierec.search import queries
 from movierec.search.consent import get_consent
+from movierec.search.domain import RatingSource, VectorSource, now_ms, now_seconds
 from movierec.search.foldin import fold_in_user
-from movierec.search.indices import WRITE_ATTEMPTS, IndexNames, ensure_index, replace_if_unchanged
+from movierec.search.indices import (
+    WRITE_ATTEMPTS,
+    IndexNames,
+    ensure_shared_index,
+    replace_if_unchanged,
+    serving_version_async,
+)
 from movierec.search.movies import MovieNotFound
 
 log = logging.getLogger(__name__)
-
-# Ratings written here are marked, so the next pipeline run can carry them over (search/carryover.py).
-LIVE_SOURCE = "api"
-MAX_USER_RATINGS = 10_000
 
 
 class ModelUnavailable(Unavailable):
@@ -45,11 +48,9 @@ class ModelCache:
         self._cards: dict[tuple[str, str], ModelCard] = {}
 
     async def current(self, es: AsyncElasticsearch, names: IndexNames) -> ModelCard:
-        try:
-            aliased = await es.indices.get_alias(name=names.movies)
-        except NotFoundError:
-            raise ModelUnavailable("no model is serving yet: run `movierec pipeline run`") from None
-        version = next(iter(aliased)).removeprefix(names.concrete("movies", ""))
+        version = await serving_version_async(es, names)
+        if version is None:
+            raise ModelUnavailable("no model is serving yet: run `movierec pipeline run`")
         key = (names.prefix, version)
         if key not in self._cards:
             try:
@@ -66,7 +67,7 @@ class RatingResult:
     movie_id: int
     rating: float
     num_ratings: int
-    vector_source: str
+    vector_source: VectorSource
     model_version: str
     attempts: int
 
@@ -94,15 +95,14 @@ async def add_rating(
         previous = (await es.get(index=names.ratings, id=doc_id))["_source"]
     except NotFoundError:
         previous = None
-    now = int(time.time())
     rating_doc = {
         "user_id": user_id,
         "movie_id": movie_id,
         "rating": rating,
-        "date": now,
+        "date": now_seconds(),  # rating dates are epoch seconds, as in MovieLens
         "genres": movie.get("genres", []),
         "title": movie.get("title"),
-        "source": LIVE_SOURCE,
+        "source": RatingSource.API,  # so the next pipeline run carries it over (carryover.py)
     }
     # refresh=True: the fold-in below (and the next read) must see this rating.
     await es.index(index=names.ratings, id=doc_id, document=rating_doc, refresh=True)
@@ -125,7 +125,6 @@ async def remove_rating(
     user_id: int,
     movie_id: int,
     *,
-    deletions_mapping: dict,
     consent_default: bool = True,
 ) -> RatingResult:
     """Delete a rating, remember the deletion (so a retrain does not bring it back), refold the user."""
@@ -134,11 +133,11 @@ async def remove_rating(
         previous = (await es.get(index=names.ratings, id=doc_id))["_source"]
     except NotFoundError:
         raise RatingNotFound(f"user {user_id} has no rating for movie {movie_id}") from None
-    await ensure_index(es, names.deletions, deletions_mapping)
+    await ensure_shared_index(es, names, "deletions")
     await es.index(
         index=names.deletions,
         id=doc_id,
-        document={"kind": "rating", "user_id": user_id, "movie_id": movie_id, "date": int(time.time())},
+        document={"kind": "rating", "user_id": user_id, "movie_id": movie_id, "date": now_ms()},
         refresh=True,
     )
     try:
@@ -163,18 +162,33 @@ async def _undo(es: AsyncElasticsearch, names: IndexNames, doc_id: str, previous
         log.exception("could not undo rating %s after a failed update", doc_id)
 
 
+async def user_hits(es: AsyncElasticsearch, index: str, user_id: int, *, source: list[str] | bool) -> list[dict]:
+    """Every hit of the user's documents in `index` (ratings or deletions), however many: the one paging
+    reader (search_after, `queries.USER_PAGE` a page) behind the fold-in, exclusion, export and erasure."""
+    hits: list[dict] = []
+    after = None
+    while True:
+        body = queries.user_page_body(user_id, source=source, search_after=after)
+        page = (await es.search(index=index, body=body))["hits"]["hits"]
+        hits += page
+        if len(page) < queries.USER_PAGE:
+            return hits
+        after = page[-1]["sort"]
+
+
 async def user_ratings(es: AsyncElasticsearch, names: IndexNames, user_id: int) -> list[dict]:
-    resp = await es.search(
-        index=names.ratings,
-        size=MAX_USER_RATINGS,
-        query={"term": {"user_id": user_id}},
-        source=["movie_id", "rating", "date"],
-    )
-    return [hit["_source"] for hit in resp["hits"]["hits"]]
+    """Every rating of the user in the serving version (movie_id, rating, date), in movie id order."""
+    hits = await user_hits(es, names.ratings, user_id, source=["movie_id", "rating", "date"])
+    return [hit["_source"] for hit in hits]
+
+
+async def rated_movie_ids(es: AsyncElasticsearch, names: IndexNames, user_id: int) -> list[int]:
+    """Every movie the user rated in the serving version: what their recommendations exclude."""
+    return [hit["_source"]["movie_id"] for hit in await user_hits(es, names.ratings, user_id, source=["movie_id"])]
 
 
 async def has_ratings(es: AsyncElasticsearch, names: IndexNames, user_id: int) -> bool:
-    return (await es.count(index=names.ratings, query={"term": {"user_id": user_id}}))["count"] > 0
+    return (await es.count(index=names.ratings, query=queries.user_query(user_id)))["count"] > 0
 
 
 async def refold_user(
@@ -182,7 +196,7 @@ async def refold_user(
 ) -> tuple[dict, int]:
     """Recompute the user's document and vector from every stored rating; -> (document, attempts).
 
-    Without consent to personalisation the document gets no vector (`vector_source: no-consent`).
+    Without consent to personalisation the document gets no vector (`VectorSource.NO_CONSENT`).
     """
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
@@ -196,7 +210,7 @@ async def refold_user(
         vector = await _fold_in(es, names, model, rated) if allowed else None
         doc = _user_document(current["_source"] if current else {}, user_id, rated, vector, model.version)
         if not allowed:
-            doc["vector_source"] = "no-consent"
+            doc["vector_source"] = VectorSource.NO_CONSENT
         try:
             if current is None:
                 await es.create(index=names.users, id=str(user_id), document=doc, refresh=True)
@@ -248,9 +262,9 @@ def _user_document(
         "rating_std": statistics.stdev(values) if len(values) > 1 else 0.0,
         "first_rating_at": min(dates) if dates else None,
         "last_rating_at": max(dates) if dates else None,
-        "vector_source": "fold-in" if vector else "none",
+        "vector_source": VectorSource.FOLD_IN if vector else VectorSource.NONE,
         "model_version": model_version,
-        "updated_at": int(time.time() * 1000),
+        "updated_at": now_ms(),
     }
     if vector:
         doc["user_vector"] = vector

@@ -10,6 +10,8 @@ import html
 import re
 import unicodedata
 
+from movierec.search.domain import YEAR_MAX, YEAR_MIN
+
 # Letters NFKD does not decompose into ASCII.
 _SPECIAL = str.maketrans(
     {
@@ -31,9 +33,10 @@ _SPECIAL = str.maketrans(
 )
 # "i", "v" and "x" are left alone: "I, Robot", "Malcolm X".
 _ROMAN = {"ii": "2", "iii": "3", "iv": "4", "vi": "6", "vii": "7", "viii": "8", "ix": "9"}
-_LEADING_ARTICLES = {"the", "a", "an", "le", "la", "les", "l", "el", "los", "las", "il", "der", "die", "das"}
+# Leading articles, as MovieLens writes them when it moves them to the end ("Matrix, The"; "L'" glues to
+# the next word). The one list: the pipeline restores them (pipeline/titles.py), search strips them.
+ARTICLES = ("The", "A", "An", "La", "Le", "Les", "L'", "El", "Los", "Las", "Il", "Der", "Die", "Das", "Une", "Un")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
-YEAR_MIN, YEAR_MAX = 1870, 2100
 
 
 def fold(text: str) -> str:
@@ -49,6 +52,14 @@ def normalize(text: str | None) -> str:
     text = re.sub(r"['\u2019`]", "", text)  # "Schindler's" -> "schindlers", not "schindler s"
     tokens = _NON_WORD.sub(" ", text).split()
     return " ".join(_ROMAN.get(tok, tok) for tok in tokens)
+
+
+def has_content(text: str | None) -> bool:
+    """Whether `text` has letters or digits: something a title search can match."""
+    return bool(normalize(text))
+
+
+_LEADING_ARTICLES = frozenset(normalize(article) for article in ARTICLES)  # "L'" -> "l"
 
 
 def strip_article(normalized: str) -> str:

@@ -1,15 +1,20 @@
-"""The FastAPI app: lifespan (async ES client), error mapping, routers."""
+"""The FastAPI app: lifespan (schema migration, async ES client), error mapping, routers."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from elasticsearch import ApiError, ConnectionTimeout
+from elasticsearch import ConnectionError as EsConnectionError
 from fastapi import FastAPI
 
-from movierec.config import get_settings
-from movierec.search.client import async_client
+from movierec.config import Settings, get_settings
+from movierec.search.client import async_client, sync_client
+from movierec.search.indices import IndexNames
+from movierec.search.migrate import migrate_shared_indices
 from movierec.search.ratings import ModelCache
 from movierec.service import errors, metrics
 from movierec.service.routes import explore, health, movies, new_users, page, recommendations, users
@@ -17,10 +22,21 @@ from movierec.service.routes import explore, health, movies, new_users, page, re
 log = logging.getLogger(__name__)
 
 
+def _migrate_shared_indices(settings: Settings) -> None:
+    """Unversioned indices from before the current schema are migrated before the first request."""
+    with sync_client(settings.es_connection(request_timeout=60), max_retries=0) as es:
+        try:
+            for done in migrate_shared_indices(es, IndexNames(settings.index_prefix)):
+                log.warning("migrated %s to schema %d (%d documents)", done.target, done.to_version, done.documents)
+        except (EsConnectionError, ConnectionTimeout, ApiError) as exc:  # the API answers 503 until it can
+            log.warning("Elasticsearch unreachable at start-up, unversioned indices not checked for migration: %s", exc)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     app.state.conn = settings.es_connection()
+    await asyncio.to_thread(_migrate_shared_indices, settings)  # the sync client of the CLI and pipeline
     client_class = metrics.instrumented_client(app.state.metrics)
     app.state.es = async_client(app.state.conn, client_class, connections_per_node=settings.es_connections)
     log.info("Elasticsearch: %s", app.state.conn.describe())

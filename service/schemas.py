@@ -1,11 +1,32 @@
-"""Response and request models: what /docs shows."""
+"""Every request and response model of the API (what /docs shows); routes define none of their own."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, Field, model_validator
+
+from movierec.search.domain import YEAR_MAX, YEAR_MIN, VectorSource
+from movierec.search.text import has_content
+from movierec.service.deps import DIVERSITY_HELP
+
+if TYPE_CHECKING:
+    from movierec.search.ratings import RatingResult
 
 # Bounds that keep values inside Elasticsearch's integer fields (the schema fuzz test found 2**31).
 MAX_MIN_RATINGS = 10_000_000
+
+
+def _require_content(value: str) -> str:
+    if not has_content(value):
+        raise ValueError("must contain letters or digits")
+    return value
+
+
+# What a user types to find a movie: text with letters or digits, else 422 (query parameters and bodies alike).
+SearchText = Annotated[str, AfterValidator(_require_content)]
+# A release year filter.
+Year = Annotated[int, Field(ge=YEAR_MIN, le=YEAR_MAX)]
 
 
 # Examples for /docs, taken from the API's answers on ml-latest-small.
@@ -93,8 +114,8 @@ class SuggestResponse(BaseModel):
 class Filters(BaseModel):
     genres: list[str] = Field(default_factory=list, description="keep movies with any of these genres")
     exclude_genres: list[str] = Field(default_factory=list)
-    year_min: int | None = Field(None, ge=1870, le=2100)
-    year_max: int | None = Field(None, ge=1870, le=2100)
+    year_min: Year | None = None
+    year_max: Year | None = None
     min_ratings: int | None = Field(None, ge=0, le=MAX_MIN_RATINGS)
 
 
@@ -202,3 +223,115 @@ class Health(BaseModel):
     indices: dict[str, int] = {}
     model_version: str | None = None
     elasticsearch_version: str | None = Field(None, description="the server's; its major must be the client's")
+
+
+class RecommendationRequest(BaseModel):
+    title: SearchText | None = Field(None, max_length=200, examples=["toy story"])
+    titles: list[SearchText] | None = Field(None, max_length=20, examples=[["toy story", "shrek"]])
+    k: int = Field(10, ge=1, le=100)
+    mode: Literal["audience", "similar"] = "audience"
+    filters: Filters = Field(default_factory=Filters)
+    diversity: float = Field(0.0, ge=0.0, le=1.0, description=DIVERSITY_HELP, examples=[0.5])
+
+    @model_validator(mode="after")
+    def _one_seed(self) -> RecommendationRequest:
+        if not self.title and not self.titles:
+            raise ValueError("give `title` or a non-empty `titles` list")
+        return self
+
+
+class RatingIn(BaseModel):
+    movie_id: int = Field(ge=1, le=2**31 - 1, examples=[1])
+    rating: float = Field(ge=0.5, le=5.0, examples=[4.5], description="0.5 to 5.0 stars")
+
+
+class RatingOut(BaseModel):
+    user_id: int
+    movie_id: int
+    rating: float = Field(description="the rating stored, or the one deleted")
+    deleted: bool = False
+    num_ratings: int = Field(description="the user's ratings now")
+    vector_source: VectorSource = Field(
+        description="`fold-in`: recomputed from every rating; `none`: no rating left; `no-consent`: withheld"
+    )
+    model_version: str
+
+    @classmethod
+    def of(cls, result: RatingResult, *, deleted: bool = False) -> RatingOut:
+        return cls(
+            user_id=result.user_id,
+            movie_id=result.movie_id,
+            rating=result.rating,
+            deleted=deleted,
+            num_ratings=result.num_ratings,
+            vector_source=result.vector_source,
+            model_version=result.model_version,
+        )
+
+
+class ErasureOut(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "user_id": 1,
+                    "ratings_deleted": 464,
+                    "user_documents_deleted": 2,
+                    "indices_searched": [
+                        "movierec-ratings-v20261125010216-c75e",
+                        "movierec-ratings-v20261125022602-728b",
+                        "movierec-users-v20261125010216-c75e",
+                        "movierec-users-v20261125022602-728b",
+                    ],
+                    "erased_at": 1764037200000,
+                }
+            ]
+        }
+    }
+
+    user_id: int
+    ratings_deleted: int = Field(description="rating documents removed, over every kept version")
+    user_documents_deleted: int
+    indices_searched: list[str]
+    erased_at: int = Field(description="epoch milliseconds; later pipeline runs drop the user's older rows")
+
+
+class UserExport(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "user_id": 1,
+                    "exported_at": 1764037200000,
+                    "profile": {"user_id": 1, "num_ratings": 232, "avg_rating": 4.37, "user_vector": [0.12, -0.03]},
+                    "consent": {"user_id": 1, "personalisation": True, "updated_at": 1764037000000},
+                    "ratings": [{"user_id": 1, "movie_id": 1, "rating": 4.0, "date": 964982703, "source": "movielens"}],
+                    "deletions": [{"kind": "rating", "user_id": 1, "movie_id": 3, "date": 1764037100000}],
+                }
+            ]
+        }
+    }
+
+    user_id: int
+    exported_at: int = Field(description="epoch milliseconds, like every time movierec stamps")
+    profile: dict | None = Field(description="the user document of the serving version, vector included")
+    consent: dict | None = Field(None, description="the recorded consent choice, if any")
+    ratings: list[dict] = Field(description="every rating; `date` in epoch seconds, as in MovieLens")
+    deletions: list[dict] = Field(description="ratings the user deleted (kept so retraining honours them)")
+
+
+class ConsentIn(BaseModel):
+    personalisation: bool = Field(examples=[False], description="may a taste profile (vector) be computed and used?")
+
+
+class ConsentOut(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"user_id": 1, "personalisation": False, "recorded": True, "updated_at": 1764037200000}]
+        }
+    }
+
+    user_id: int
+    personalisation: bool
+    recorded: bool = Field(description="false: no choice recorded, the deployment's default applies")
+    updated_at: int | None = Field(None, description="epoch milliseconds")

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import suppress
 
 from elasticsearch import ApiError, TransportError
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from movierec.escompat import ServerVersion, server_version
-from movierec.search.indices import VERSIONED_KINDS
+from movierec.search.indices import VERSIONED_KINDS, serving_version_async
 from movierec.service.deps import EsDep, NamesDep
 from movierec.service.schemas import Health, Liveness
 
@@ -44,11 +45,8 @@ async def health(request: Request, es: EsDep, names: NamesDep) -> Health | JSONR
             counts[kind] = (await es.count(index=names.alias(kind)))["count"]
         except ApiError:
             continue
-    try:
-        aliased = await es.indices.get_alias(name=names.movies)
-        model_version = next(iter(aliased)).removeprefix(names.concrete("movies", ""))
-    except ApiError:
-        pass
+    with suppress(ApiError):
+        model_version = await serving_version_async(es, names)
     if model_version:
         request.app.state.metrics.serving(model_version)
     ok = len(counts) == len(VERSIONED_KINDS)

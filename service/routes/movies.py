@@ -2,31 +2,31 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 
 from movierec.search import movies, recommend
-from movierec.search.text import normalize
 from movierec.service.deps import Diversity, EsDep, MovieId, NamesDep
-from movierec.service.schemas import Movie, MovieDetail, RecommendationResponse, SearchResponse, SuggestResponse
+from movierec.service.schemas import (
+    Movie,
+    MovieDetail,
+    RecommendationResponse,
+    SearchResponse,
+    SearchText,
+    SuggestResponse,
+)
 
 router = APIRouter(prefix="/movies", tags=["movies"])
-
-
-def _require_words(value: str, name: str) -> str:
-    if not normalize(value):
-        raise HTTPException(status_code=422, detail=f"{name} must contain letters or digits")
-    return value
 
 
 @router.get("/search", response_model=SearchResponse)
 async def search_movies(
     es: EsDep,
     names: NamesDep,
-    q: Annotated[str, Query(min_length=1, max_length=200, examples=["shawshenk redemption"])],
+    q: Annotated[SearchText, Query(min_length=1, max_length=200, examples=["shawshenk redemption"])],
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> SearchResponse:
     """Typo-tolerant title search: articles, accents, alternative titles, a year to disambiguate."""
-    results = await movies.search_titles(es, names, _require_words(q, "q"), limit=limit)
+    results = await movies.search_titles(es, names, q, limit=limit)
     suggestions = [] if results else await movies.suggest(es, names, q, size=5)
     return SearchResponse(query=q, results=results, suggestions=suggestions)
 

@@ -3,33 +3,22 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from elasticsearch import AsyncElasticsearch
-from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel, Field, model_validator
+from fastapi import APIRouter, Query
 
 from movierec.search import movies, recommend
 from movierec.search.indices import IndexNames
 from movierec.search.queries import MovieFilter
-from movierec.search.text import normalize
-from movierec.service.deps import DIVERSITY_HELP, Diversity, EsDep, NamesDep
-from movierec.service.schemas import MAX_MIN_RATINGS, Filters, RecommendationResponse
+from movierec.service.deps import Diversity, EsDep, NamesDep
+from movierec.service.schemas import (
+    MAX_MIN_RATINGS,
+    Filters,
+    RecommendationRequest,
+    RecommendationResponse,
+    SearchText,
+    Year,
+)
 
 router = APIRouter(tags=["recommendations"])
-
-
-class RecommendationRequest(BaseModel):
-    title: str | None = Field(None, max_length=200, examples=["toy story"])
-    titles: list[str] | None = Field(None, max_length=20, examples=[["toy story", "shrek"]])
-    k: int = Field(10, ge=1, le=100)
-    mode: Literal["audience", "similar"] = "audience"
-    filters: Filters = Field(default_factory=Filters)
-    diversity: float = Field(0.0, ge=0.0, le=1.0, description=DIVERSITY_HELP, examples=[0.5])
-
-    @model_validator(mode="after")
-    def _one_seed(self):
-        seeds = [self.title] if self.title else (self.titles or [])
-        if not seeds or any(not normalize(t) for t in seeds):
-            raise ValueError("give `title` or a non-empty `titles` list, each with letters or digits")
-        return self
 
 
 def to_filter(filters: Filters) -> MovieFilter:
@@ -62,18 +51,16 @@ async def recommend_titles(
 async def recommendations_for_title(
     es: EsDep,
     names: NamesDep,
-    title: Annotated[str, Query(min_length=1, max_length=200, examples=["toy story"])],
+    title: Annotated[SearchText, Query(min_length=1, max_length=200, examples=["toy story"])],
     k: Annotated[int, Query(ge=1, le=100)] = 10,
     mode: Literal["audience", "similar"] = "audience",
     genres: Annotated[list[str] | None, Query()] = None,
-    year_min: Annotated[int | None, Query(ge=1870, le=2100)] = None,
-    year_max: Annotated[int | None, Query(ge=1870, le=2100)] = None,
+    year_min: Annotated[Year | None, Query()] = None,
+    year_max: Annotated[Year | None, Query()] = None,
     min_ratings: Annotated[int | None, Query(ge=0, le=MAX_MIN_RATINGS)] = None,
     diversity: Diversity = 0.0,
 ) -> RecommendationResponse:
     """Find the movie (typo-tolerant), then kNN over item vectors with its audience vector."""
-    if not normalize(title):
-        raise HTTPException(status_code=422, detail="title must contain letters or digits")
     filters = Filters(genres=genres or [], year_min=year_min, year_max=year_max, min_ratings=min_ratings)
     request = RecommendationRequest(title=title, k=k, mode=mode, filters=filters, diversity=diversity)
     return await recommend_titles(es, names, request)

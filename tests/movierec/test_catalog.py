@@ -59,3 +59,15 @@ def test_a_running_cluster_serves_the_catalog_with_the_mapping(es, prefix):
     created = indices.create_version(es, names, "v1", dims=4)
     meta = es.indices.get_mapping(index=created["ratings"])[created["ratings"]]["mappings"]["_meta"]
     assert meta["personal_data"] is True and meta["fields"]["rating"]["class"] == "personal"
+
+
+def test_every_vector_source_is_catalogued_and_in_the_api_schema():
+    from movierec.search.domain import VectorSource
+    from movierec.service.main import create_app
+
+    users = next(e for e in load_catalog(MAPPINGS) if e.kind == "users")
+    described = next(f.description for f in users.fields if f.name == "vector_source")
+    schema = create_app().openapi()["components"]["schemas"]
+    assert all(source.value in described for source in VectorSource)
+    assert set(schema["VectorSource"]["enum"]) == {source.value for source in VectorSource}
+    assert schema["RatingOut"]["properties"]["vector_source"]["$ref"].endswith("/VectorSource")

@@ -1,6 +1,7 @@
 import pytest
 
 from movierec.pipeline.titles import parse_title, restore_article
+from movierec.search.domain import YEAR_MAX, YEAR_MIN
 
 
 @pytest.mark.parametrize(
@@ -42,3 +43,9 @@ def test_restore_article_only_moves_known_articles():
     assert restore_article("Godfather: Part II, The") == "The Godfather: Part II"
     assert restore_article("I, Robot") == "I, Robot"
     assert restore_article("Crouching Tiger, Hidden Dragon") == "Crouching Tiger, Hidden Dragon"
+
+
+def test_a_year_outside_the_bounds_is_no_year():
+    assert parse_title(f"Typo ({YEAR_MIN - 1})") == parse_title("Typo")
+    assert parse_title(f"Far Future ({YEAR_MAX + 1})").year is None
+    assert parse_title(f"Oldest ({YEAR_MIN})").year == YEAR_MIN

@@ -10,12 +10,6 @@ def rating(user_id, movie_id, value, date, source="api"):
     return {"user_id": user_id, "movie_id": movie_id, "rating": value, "date": date, "source": source}
 
 
-def test_live_query_selects_api_ratings_and_optionally_recent_ones():
-    assert carryover.live_ratings_query() == {"bool": {"filter": [{"term": {"source": "api"}}]}}
-    since = carryover.live_ratings_query(since=1_700_000_000)["bool"]["filter"][1]
-    assert since == {"range": {"date": {"gte": 1_700_000_000, "format": "epoch_second"}}}
-
-
 @pytest.mark.es
 def test_fetch_and_copy_keep_the_newest_api_rating_per_pair(es, prefix):
     names = indices.IndexNames(prefix)

@@ -22,10 +22,10 @@ def test_implicit_fold_in_matches_the_normal_equations():
     y = all_items[rated]
     a = (
         all_items.T @ all_items
-        + sum(alpha * r * np.outer(v, v) for v, r in zip(y, ratings, strict=False))
+        + sum(alpha * r * np.outer(v, v) for v, r in zip(y, ratings, strict=True))
         + lam * 3 * np.eye(3)
     )
-    b = sum((1 + alpha * r) * v for v, r in zip(y, ratings, strict=False))
+    b = sum((1 + alpha * r) * v for v, r in zip(y, ratings, strict=True))
     got = fold_in_user(y, ratings, reg_param=lam, implicit=True, alpha=alpha, gram=item_gram(all_items))
     assert np.allclose(got, np.linalg.solve(a, b))
 
@@ -37,3 +37,10 @@ def test_no_ratings_no_vector():
 def test_implicit_needs_the_gram():
     with pytest.raises(ValueError, match="gram"):
         fold_in_user(np.ones((1, 2)), [4.0], reg_param=0.1, implicit=True)
+
+
+def test_the_model_card_is_defined_once():
+    from movierec import modelcard
+    from movierec.search import ratings
+
+    assert ratings.ModelCard is modelcard.ModelCard and ratings.card_from_document is modelcard.card_from_document

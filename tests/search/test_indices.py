@@ -1,5 +1,7 @@
+import asyncio
+
 import pytest
-from elasticsearch import helpers
+from elasticsearch import AsyncElasticsearch, helpers
 
 from movierec.resources import mappings_dir
 from movierec.search import indices
@@ -68,3 +70,15 @@ def test_incomplete_load_leaves_the_old_version_serving(es, prefix):
     with pytest.raises(indices.IndexLoadError, match="holds 2 documents, expected 5"):
         indices.publish(es, names, "v2", expected)
     assert indices.serving_version(es, names) == "v1" and titles(es, names) == {"v1"}
+
+
+def test_the_serving_version_reads_the_same_from_the_sync_and_the_async_client(es, es_url, prefix):
+    names = indices.IndexNames(prefix)
+
+    async def read_async():
+        async with AsyncElasticsearch(es_url) as client:
+            return await indices.serving_version_async(client, names)
+
+    assert indices.serving_version(es, names) is None and asyncio.run(read_async()) is None
+    indices.publish(es, names, "v1", load(es, names, "v1", 1))
+    assert indices.serving_version(es, names) == asyncio.run(read_async()) == "v1"

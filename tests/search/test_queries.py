@@ -4,17 +4,24 @@ from movierec.search.queries import (
     MAX_MMR_WINDOW,
     MAX_NUM_CANDIDATES,
     MMR_CANDIDATE_FACTOR,
+    USER_PAGE,
     MovieFilter,
     VectorLookup,
+    deletions_query,
     diversified_knn_body,
     filter_clause,
     knn_body,
+    live_ratings_query,
     mmr_window,
     num_candidates_for,
     popular_body,
+    rated_movie_ids_body,
+    ratings_given_by_query,
     recommendation_body,
     suggest_body,
     title_search_body,
+    user_page_body,
+    user_query,
 )
 
 
@@ -137,3 +144,41 @@ def test_popular_body_keeps_the_filter_and_the_minimum():
     assert body["size"] == 4 and body["sort"] == [{"damped_rating": "desc"}]
     assert body["query"]["bool"]["filter"] == [{"term": {"genres": "Drama"}}, {"range": {"num_ratings": {"gte": 20}}}]
     assert popular_body(k=4)["query"]["bool"]["filter"][0] == {"match_all": {}}
+
+
+def test_user_pages_are_sorted_by_movie_id_and_continue_after_the_last_hit():
+    first = user_page_body(7, source=["movie_id", "rating"])
+    assert first == {
+        "size": USER_PAGE,
+        "_source": ["movie_id", "rating"],
+        "query": {"term": {"user_id": 7}},
+        "sort": [{"movie_id": {"order": "asc", "missing": "_last"}}],
+        "track_total_hits": False,
+    }
+    assert USER_PAGE == 10_000  # index.max_result_window: the most one search returns
+    later = user_page_body(7, source=False, size=50, search_after=(1234,))
+    assert (later["search_after"], later["size"], later["_source"]) == ([1234], 50, False)
+    assert rated_movie_ids_body(7)["sort"] == first["sort"]
+
+
+def test_live_ratings_query_selects_api_ratings_and_optionally_recent_ones():
+    assert live_ratings_query() == {"bool": {"filter": [{"term": {"source": "api"}}]}}
+    since = live_ratings_query(since=1_700_000_000)["bool"]["filter"][1]
+    assert since == {"range": {"date": {"gte": 1_700_000_000, "format": "epoch_second"}}}
+
+
+def test_deletions_query_all_or_since():
+    assert deletions_query() == {"match_all": {}}
+    assert deletions_query(since=5) == {"range": {"date": {"gte": 5, "format": "epoch_second"}}}
+
+
+def test_an_erasure_drops_the_users_ratings_given_until_it():
+    assert ratings_given_by_query(3, until=1_700_000_000) == {
+        "bool": {
+            "filter": [
+                {"term": {"user_id": 3}},
+                {"range": {"date": {"lte": 1_700_000_000, "format": "epoch_second"}}},
+            ]
+        }
+    }
+    assert user_query(3) == {"term": {"user_id": 3}}

@@ -1,6 +1,15 @@
 import pytest
 
-from movierec.search.text import normalize, split_query_year, strip_article, title_variants
+from movierec.pipeline import titles
+from movierec.search import domain
+from movierec.search.text import (
+    ARTICLES,
+    has_content,
+    normalize,
+    split_query_year,
+    strip_article,
+    title_variants,
+)
 
 
 @pytest.mark.parametrize(
@@ -46,3 +55,21 @@ def test_variants_cover_article_and_alternatives_once():
 )
 def test_split_query_year(query, expected):
     assert split_query_year(query) == expected
+
+
+def test_one_article_list_for_restoring_and_stripping():
+    """Every article the pipeline moves back to the front, search can drop."""
+    assert titles.ARTICLES is ARTICLES
+    for article in (a for a in ARTICLES if not a.endswith("'")):  # "L'" glues: "L'Homme" -> "lhomme"
+        restored = titles.restore_article(f"Homme et une femme, {article}")
+        assert strip_article(normalize(restored)) == "homme et une femme", article
+
+
+def test_has_content_means_something_a_search_can_match():
+    assert has_content("Léon") and has_content("1917") and has_content("8½")
+    assert not has_content("!!!") and not has_content("   ") and not has_content("") and not has_content(None)
+
+
+def test_a_year_outside_the_bounds_is_not_split_off():
+    assert split_query_year(f"heat {domain.YEAR_MIN - 1}") == (f"heat {domain.YEAR_MIN - 1}", None)
+    assert split_query_year(f"heat {domain.YEAR_MAX}") == ("heat", domain.YEAR_MAX)

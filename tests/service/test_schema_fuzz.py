@@ -32,7 +32,8 @@ def fuzz_prefix(indexed, es):
     prefix = f"test-fuzz-{uuid.uuid4().hex[:6]}-"
     version = indices.serving_version(es, names)
     sources = {names.concrete(kind, version): f"{prefix}{kind}-{version}" for kind in indices.VERSIONED_KINDS}
-    sources[names.models] = f"{prefix}models"
+    models = next(iter(es.indices.get_alias(name=names.models)))  # the index behind the alias
+    sources[models] = indices.shared_index(IndexNames(prefix), "models")
     for source, target in sources.items():
         es.indices.put_settings(index=source, settings={"index.blocks.write": True})
         try:
@@ -44,6 +45,7 @@ def fuzz_prefix(indexed, es):
             {"add": {"index": f"{prefix}{kind}-{version}", "alias": f"{prefix}{kind}"}}
             for kind in indices.VERSIONED_KINDS
         ]
+        + [{"add": {"index": sources[models], "alias": f"{prefix}models"}}]
     )
     es.cluster.health(index=f"{prefix}*", wait_for_status="yellow", timeout="30s")
     yield prefix

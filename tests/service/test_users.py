@@ -1,13 +1,14 @@
 import asyncio
 import itertools
 import re
+import time
 
 import numpy as np
 import pytest
 from elasticsearch import AsyncElasticsearch
 
 from movierec.search import ratings
-from movierec.search.indices import IndexNames, load_mapping
+from movierec.search.indices import WRITE_ATTEMPTS, IndexNames
 
 pytestmark = [pytest.mark.es, pytest.mark.spark]
 _ids = itertools.count(900_001)
@@ -165,12 +166,11 @@ def test_a_failed_deletion_restores_the_rating(indexed, new_user, es, api):
     api.post(f"/users/{new_user}/ratings", json={"movie_id": TOY_STORY, "rating": 4.0})
     api.post(f"/users/{new_user}/ratings", json={"movie_id": SHREK, "rating": 3.0})
     broken = ratings.ModelCard("v-broken", implicit=True, reg_param=0.1, alpha=10.0, gram=np.eye(3))  # wrong rank
-    mapping = load_mapping("deletions")
 
     async def go():
         client = AsyncElasticsearch(indexed.es_url)
         try:
-            await ratings.remove_rating(client, names, broken, new_user, SHREK, deletions_mapping=mapping)
+            await ratings.remove_rating(client, names, broken, new_user, SHREK)
         finally:
             await client.close()
 
@@ -250,28 +250,85 @@ def test_consent_withdrawn_and_granted_takes_effect_at_once(api, new_user, es, i
     assert not es.exists(index=names.consents, id=str(new_user))
 
 
-def test_a_withdrawal_racing_with_ratings_leaves_no_vector(indexed, new_user, es):
+def test_a_withdrawal_between_a_fold_ins_read_and_its_write_leaves_no_vector(indexed, new_user, es):
+    """Forced interleaving: the fold-in has read the user document, the consent and the ratings; the
+    withdrawal runs to the end; only then does the fold-in's conditional write go out."""
     from movierec.search import consent
 
     names = IndexNames(indexed.index_prefix)
-    mapping = load_mapping("consents")
 
     async def go():
         client = AsyncElasticsearch(indexed.es_url)
         try:
             model = await ratings.ModelCache().current(client, names)
-            await ratings.add_rating(client, names, model, new_user, TOY_STORY, 5.0)
-            await asyncio.gather(
-                *(ratings.add_rating(client, names, model, new_user, m, 4.0) for m in (LION_KING, ALADDIN, SHREK)),
-                consent.record_consent(client, names, new_user, False, mapping=mapping),
+            await ratings.add_rating(client, names, model, new_user, TOY_STORY, 5.0)  # the user has a vector now
+            fold_in_has_read, withdrawn = asyncio.Event(), asyncio.Event()
+            events = []
+            real_index = client.index
+
+            async def gated_index(*args, **kwargs):
+                user_write = kwargs.get("if_seq_no") is not None and kwargs["index"].startswith(f"{names.prefix}users-")
+                if user_write and not fold_in_has_read.is_set():  # the fold-in's first conditional write: hold it
+                    events.append("fold-in read")
+                    fold_in_has_read.set()
+                    await withdrawn.wait()
+                    events.append("fold-in writes")
+                return await real_index(*args, **kwargs)
+
+            async def withdraw():
+                await fold_in_has_read.wait()
+                await consent.record_consent(client, names, new_user, False)
+                events.append("withdrawn")
+                withdrawn.set()
+
+            client.index = gated_index
+            result, _ = await asyncio.gather(
+                ratings.add_rating(client, names, model, new_user, LION_KING, 4.0), withdraw()
             )
+            return result, events
         finally:
             await client.close()
 
-    asyncio.run(go())
+    result, events = asyncio.run(go())
+    assert events == ["fold-in read", "withdrawn", "fold-in writes"]
+    assert result.attempts == 2  # the held write conflicted with the withdrawal's and was redone
     profile = es.get(index=names.users, id=str(new_user))["_source"]
     assert "user_vector" not in profile and profile["vector_source"] == "no-consent"
-    assert profile["num_ratings"] == 4
+    assert result.vector_source == "no-consent" and profile["num_ratings"] == 2
+    assert es.get(index=names.ratings, id=ratings.rating_id(new_user, LION_KING))["_source"]["rating"] == 4.0
+
+
+def test_a_withdrawal_that_keeps_losing_races_is_409_and_a_retry_removes_the_vector(api, new_user, es, indexed):
+    """Every read of the user document is followed by a real write to it in Elasticsearch, so every
+    conditional write of the vector removal conflicts: the answer must not claim the vector is gone."""
+    names = IndexNames(indexed.index_prefix)
+    api.post(f"/users/{new_user}/ratings", json={"movie_id": TOY_STORY, "rating": 5.0})
+    client = api.app.state.es
+    real_get = client.get
+    interfering_writes = []
+
+    async def get_then_write(*args, **kwargs):
+        resp = await real_get(*args, **kwargs)
+        if resp["_index"].startswith(f"{names.prefix}users-") and resp["_id"] == str(new_user):
+            await client.index(index=resp["_index"], id=resp["_id"], document=resp["_source"], refresh=True)
+            interfering_writes.append(resp["_seq_no"])
+        return resp
+
+    client.get = get_then_write
+    try:
+        resp = api.put(f"/users/{new_user}/consent", json={"personalisation": False})
+    finally:
+        del client.get  # the class's own method again
+    assert resp.status_code == 409, resp.text
+    message = resp.json()["detail"]
+    assert f"user {new_user}" in message and "recorded" in message and "try again" in message
+    assert len(interfering_writes) == WRITE_ATTEMPTS
+    assert es.get(index=names.consents, id=str(new_user))["_source"]["personalisation"] is False  # recorded
+    assert "user_vector" in es.get(index=names.users, id=str(new_user))["_source"]  # what the 409 says
+
+    assert api.put(f"/users/{new_user}/consent", json={"personalisation": False}).status_code == 200
+    profile = es.get(index=names.users, id=str(new_user))["_source"]
+    assert "user_vector" not in profile and profile["vector_source"] == "no-consent"
 
 
 def test_opt_in_deployment_personalises_only_after_consent(api, new_user, monkeypatch):
@@ -294,6 +351,37 @@ def test_consent_needs_the_api_key_when_one_is_set(api, new_user, monkeypatch):
     get_settings.cache_clear()
     assert api.put(f"/users/{new_user}/consent", json={"personalisation": False}).status_code == 401
     assert api.get(f"/users/{new_user}/consent").status_code == 401
+
+
+def test_requests_read_no_mapping(api, new_user, monkeypatch):
+    """Index bodies are read when an index must be created, never per request."""
+    from movierec import resources
+
+    def refuse(kind):
+        raise AssertionError(f"a request read the {kind} mapping")
+
+    monkeypatch.setattr(resources, "mapping", refuse)
+    assert api.post(f"/users/{new_user}/ratings", json={"movie_id": TOY_STORY, "rating": 4.0}).status_code == 200
+    assert api.post(f"/users/{new_user}/ratings", json={"movie_id": SHREK, "rating": 3.0}).status_code == 200
+    assert api.delete(f"/users/{new_user}/ratings/{SHREK}").status_code == 200
+    assert api.put(f"/users/{new_user}/consent", json={"personalisation": False}).status_code == 200
+    assert api.delete(f"/users/{new_user}").status_code == 200
+
+
+def test_times_the_api_stamps_are_epoch_milliseconds(api, new_user):
+    before = time.time_ns() // 1_000_000
+    api.post(f"/users/{new_user}/ratings", json={"movie_id": TOY_STORY, "rating": 4.0})
+    api.post(f"/users/{new_user}/ratings", json={"movie_id": SHREK, "rating": 3.0})
+    api.delete(f"/users/{new_user}/ratings/{SHREK}")
+    consented = api.put(f"/users/{new_user}/consent", json={"personalisation": True}).json()["updated_at"]
+    exported = api.get(f"/users/{new_user}/export").json()
+    erased = api.delete(f"/users/{new_user}").json()["erased_at"]
+    after = time.time_ns() // 1_000_000
+    [deletion] = exported["deletions"]
+    stamped = [consented, exported["consent"]["updated_at"], exported["exported_at"], deletion["date"], erased]
+    assert all(before <= t <= after for t in [*stamped, exported["profile"]["updated_at"]]), stamped
+    [rating] = exported["ratings"]  # rating dates stay in MovieLens's epoch seconds
+    assert before // 1000 <= rating["date"] <= after // 1000
 
 
 def test_metrics_exposes_counts_and_latency(api):
