@@ -53,12 +53,8 @@ browser-deps:
 	else echo "note: chromium/chromedriver missing and not root: the browser tests will be skipped"; fi
 
 # The test session starts its own node on 127.0.0.1:9250 and stops it at the end.
-<<<<<<< HEAD
 # tests/deploy validates the Dockerfile, compose file, Kubernetes manifests, Procfile and CI workflow.
-test: check lint $(ACTIONLINT_STAMP)
-=======
-test: check lint browser-deps
->>>>>>> see
+test: check lint browser-deps $(ACTIONLINT_STAMP)
 	$(BIN)/pytest -q
 
 test-unit: install
