@@ -39,7 +39,9 @@ def filter_clause(flt: MovieFilter | None) -> dict | None:
     if flt.min_ratings:
         must.append({"range": {"num_ratings": {"gte": flt.min_ratings}}})
     if flt.exclude_ids:
-        must_not.append({"ids": {"values": [str(i) for i in flt.exclude_ids]}})
+        # `terms` on the field, not `ids`: an `ids` query refuses more than index.max_result_window
+        # (10,000) values, and a heavy user's rated movies exceed that (terms allows 65,536).
+        must_not.append({"terms": {"movie_id": list(flt.exclude_ids)}})
     if not must and not must_not:
         return None
     return {"bool": {"filter": must, "must_not": must_not}}

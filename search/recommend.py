@@ -15,7 +15,7 @@ from typing import Literal
 from elasticsearch import AsyncElasticsearch, NotFoundError
 
 from movierec.errors import NotFound, Unavailable
-from movierec.search import queries
+from movierec.search import queries, ratings
 from movierec.search.consent import get_consent
 from movierec.search.indices import IndexNames
 from movierec.search.movies import VECTOR_FIELDS, MovieNotFound, ResolvedMovie, get_movie, movie_hit, resolve_title
@@ -200,8 +200,8 @@ async def for_movies(
 
 
 async def rated_movie_ids(es: AsyncElasticsearch, names: IndexNames, user_id: int) -> list[int]:
-    resp = await es.search(index=names.ratings, body=queries.rated_movie_ids_body(user_id))
-    return [hit["_source"]["movie_id"] for hit in resp["hits"]["hits"]]
+    """Every movie the user rated (paged: a heavy user's 10,000+ are all excluded)."""
+    return await ratings.rated_movie_ids(es, names, user_id)
 
 
 async def popular(es: AsyncElasticsearch, names: IndexNames, *, k: int, flt: queries.MovieFilter | None) -> list[dict]:

@@ -66,7 +66,7 @@ def test_filter_clause_builds_every_condition():
                 {"range": {"year": {"gte": 1990, "lte": 1999}}},
                 {"range": {"num_ratings": {"gte": 5}}},
             ],
-            "must_not": [{"terms": {"genres": ["Horror"]}}, {"ids": {"values": ["1"]}}],
+            "must_not": [{"terms": {"genres": ["Horror"]}}, {"terms": {"movie_id": [1]}}],
         }
     }
     assert filter_clause(MovieFilter()) is None

@@ -84,11 +84,6 @@ def test_fold_in_export_and_the_exclusion_list_read_every_rating_of_a_heavy_user
     assert len(ids) == N_RATINGS and sorted(ids) == sorted(rated)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="search/recommend.py (not this branch's to edit) still reads the exclusion list with one search "
-    "(queries.rated_movie_ids_body); it must call ratings.rated_movie_ids. Remove this marker with that change.",
-)
 def test_a_heavy_users_recommendations_exclude_every_rated_movie(indexed, heavy):
     names, card, _, unrated = heavy
 
@@ -96,6 +91,7 @@ def test_a_heavy_users_recommendations_exclude_every_rated_movie(indexed, heavy)
         await ratings.refold_user(es, names, card, HEAVY_USER)
         return await recommend.for_user(es, names, HEAVY_USER, k=100)
 
-    recs, source, _ = run(indexed, go)
+    result = run(indexed, go)
+    recs, source = result.recommendations, result.source
     assert source == "personal"
     assert {r["movie_id"] for r in recs} == unrated  # only the 20 movies the user never rated are left
