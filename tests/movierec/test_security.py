@@ -19,7 +19,11 @@ URL = "https://127.0.0.1:9270"  # a port of its own: the plain test node is on 9
 
 
 def env_of(role):
-    result = CliRunner().invoke(app, ["es", "env", "--role", role], env={"ES_URL": URL})
+    get_settings.cache_clear()  # an earlier test may have cached settings for another ES_URL
+    try:
+        result = CliRunner().invoke(app, ["es", "env", "--role", role], env={"ES_URL": URL})
+    finally:
+        get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     return dict(line.split("=", 1) for line in result.output.strip().splitlines())
 
