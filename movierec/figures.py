@@ -11,36 +11,9 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from movierec.genres import GENRE_PRIORITY, NO_GENRE
+from movierec.genres import GENRE_COLOURS, GENRE_PRIORITY, NO_GENRE
 
 BLUE, ORANGE, GREY, INK = "#2f6fb0", "#e07b1a", "#9aa5b1", "#1f2933"
-GENRE_COLOURS = dict(
-    zip(
-        (*GENRE_PRIORITY, NO_GENRE),
-        [
-            "#1f77b4",
-            "#aec7e8",
-            "#ff7f0e",
-            "#ffbb78",
-            "#2ca02c",
-            "#98df8a",
-            "#d62728",
-            "#ff9896",
-            "#9467bd",
-            "#c5b0d5",
-            "#8c564b",
-            "#c49c94",
-            "#e377c2",
-            "#f7b6d2",
-            "#7f7f7f",
-            "#c7c7c7",
-            "#bcbd22",
-            "#dbdb8d",
-            "#17becf",
-        ],
-        strict=True,
-    )
-)
 
 
 def _fig(width: float = 8.0, height: float = 4.2, cols: int = 1) -> tuple[Figure, list]:

@@ -31,6 +31,31 @@ GENRE_PRIORITY = (
 )
 NO_GENRE = "(none)"
 
+# Tableau 20, one colour per main genre (in GENRE_PRIORITY order, then NO_GENRE); the page, the report and the
+# notebook use the same colours.
+PALETTE = [
+    "#1f77b4",
+    "#aec7e8",
+    "#ff7f0e",
+    "#ffbb78",
+    "#2ca02c",
+    "#98df8a",
+    "#d62728",
+    "#ff9896",
+    "#9467bd",
+    "#c5b0d5",
+    "#8c564b",
+    "#c49c94",
+    "#e377c2",
+    "#f7b6d2",
+    "#7f7f7f",
+    "#c7c7c7",
+    "#bcbd22",
+    "#dbdb8d",
+    "#17becf",
+]
+GENRE_COLOURS = dict(zip((*GENRE_PRIORITY, NO_GENRE), PALETTE, strict=True))
+
 
 def main_genre(genres: Iterable[str] | None) -> str:
     """The most specific of `genres` by GENRE_PRIORITY; NO_GENRE when none is known (IMAX is a format)."""

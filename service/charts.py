@@ -10,34 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from movierec.genres import GENRE_PRIORITY, NO_GENRE
+from movierec.genres import GENRE_COLOURS, GENRE_PRIORITY, NO_GENRE
 
 W, H = 640, 360
 M = {"left": 64, "right": 16, "top": 36, "bottom": 56}
 INK, GRID, ACCENT = "#1f2933", "#d9dee3", "#2f6fb0"
-# Tableau 20, one colour per main genre (the same order as movierec.genres).
-PALETTE = [
-    "#1f77b4",
-    "#aec7e8",
-    "#ff7f0e",
-    "#ffbb78",
-    "#2ca02c",
-    "#98df8a",
-    "#d62728",
-    "#ff9896",
-    "#9467bd",
-    "#c5b0d5",
-    "#8c564b",
-    "#c49c94",
-    "#e377c2",
-    "#f7b6d2",
-    "#7f7f7f",
-    "#c7c7c7",
-    "#bcbd22",
-    "#dbdb8d",
-    "#17becf",
-]
-GENRE_COLOURS = dict(zip((*GENRE_PRIORITY, NO_GENRE), PALETTE, strict=True))
 
 
 def _frame(chart_id: str, title: str, desc: str, body: list[str], *, height: int = H, width: int = W) -> str:
