@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     spark_master: str = Field("local[*]", alias="SPARK_MASTER")
     spark_driver_memory: str = Field("2g", alias="SPARK_DRIVER_MEMORY")
     index_prefix: str = Field("movierec-", alias="MOVIEREC_INDEX_PREFIX")
+    # Replicas of every index movierec creates: "auto" follows the cluster (0 on one data node, 1 on
+    # more: Elasticsearch's auto_expand_replicas 0-1), or a fixed number 0..9.
+    replicas: str = Field("auto", pattern=r"(?i)^\s*(auto|[0-9])\s*$", alias="MOVIEREC_REPLICAS")
     # Downloaded datasets (`movierec data download`); the bundled sample ships in the package.
     data_dir: Path = Field(default_factory=lambda: default_home() / "data", alias="MOVIEREC_DATA_DIR")
     runs_dir: Path = Field(default_factory=lambda: default_home() / "runs", alias="MOVIEREC_RUNS_DIR")

@@ -114,9 +114,7 @@ class LocalCluster:
                     f"a local cluster with {current.nodes} node(s), security {'on' if current.security else 'off'}, "
                     f"already runs on port {self.base_port}: `movierec es down` first"
                 )
-            for node in self.nodes(current):
-                if not node.read_pid():
-                    node.start()
+            _start_all([node for node in self.nodes(current) if not node.read_pid()])
             self.nodes(current)[0]._wait_ready(wait_s, nodes)
             return f"already running: {nodes} node(s) at {', '.join(current.urls)}"
         state = ClusterState(self.base_port, nodes, security)
@@ -143,8 +141,7 @@ class LocalCluster:
 
             subprocess.run(["chown", "-R", f"{self.settings.es_user}:", str(repo)], check=True)
         try:  # a failed start leaves nothing running
-            for node in members:
-                node.start()
+            _start_all(members)
             members[0]._wait_ready(wait_s, nodes)
             if nodes == 1:
                 members[0]._apply_local_defaults()
@@ -172,20 +169,34 @@ class LocalCluster:
         if not running:
             return [f"not running (would serve {', '.join(state.urls)})"]
         access = self.access(state)
-        health = access.get_json(f"{running[0].url}/_cluster/health") or {}
-        cat = access.get_json(f"{running[0].url}/_cat/nodes?format=json&h=name,master,node.role,heap.percent") or []
-        roles = {row.get("name"): row for row in cat} if isinstance(cat, list) else {}
+        health = next(filter(None, (access.get_json(f"{n.url}/_cluster/health") for n in running)), {})
+        cat = self._cat_nodes(access, running)
+        roles = {row.get("name"): row for row in cat}
         security = "on (TLS, file-realm users)" if state.security else "OFF"
         lines = [f"cluster movierec-local-{self.base_port}: status {health.get('status', '?')}, security {security}"]
         for node in members:
             pid = node.read_pid()
-            row = roles.get(node.spec.node_name, {})
-            master = " (elected master)" if row.get("master") == "*" else ""
+            row = roles.get(node.spec.node_name)
+            if row is None:
+                role, health = "-", "running, not in the cluster" if pid else "stopped"
+            else:
+                role = node_role(row.get("node.role", ""))
+                health = f"in the cluster, heap {row.get('heap.percent', '?')}%"
+                health += ", elected master" if row.get("master") == "*" else ""
             lines.append(
                 f"  {node.spec.node_name}: pid {pid or '-'}, http {node.port}, transport {node.port + 100}, "
-                f"{'running' if pid else 'stopped'}{master}"
+                f"role {role}, {health}"
             )
         return lines
+
+    @staticmethod
+    def _cat_nodes(access: Access, running: list[LocalNode]) -> list[dict]:
+        """The cluster's members as the first running node that answers sees them."""
+        for node in running:
+            cat = access.get_json(f"{node.url}/_cat/nodes?format=json&h=name,master,node.role,heap.percent")
+            if isinstance(cat, list):
+                return cat
+        return []
 
     def env(self, role: str = "pipeline") -> list[str]:
         """`KEY=value` lines for clients of the running cluster (ES_API_KEY: the role's key)."""
@@ -258,6 +269,24 @@ class LocalCluster:
             path.write_bytes(data)
             path.chmod(0o600)
         return key, cert
+
+
+def node_role(letters: str) -> str:
+    """`_cat/nodes` role letters in words: "cdfhilmrstw" -> "master-eligible+data"."""
+    words = [word for letter, word in (("m", "master-eligible"), ("d", "data")) if letter in letters]
+    if not words and letters:
+        return letters
+    return "+".join(words) or "coordinating only"
+
+
+def _start_all(members: list[LocalNode]) -> None:
+    """Start node processes side by side: `elasticsearch -d` returns only once its node has started
+    (about 35 s each under load here), and none of them needs another to get that far."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max(len(members), 1)) as pool:
+        for future in [pool.submit(node.start) for node in members]:
+            future.result()
 
 
 def roles_yaml(roles: dict) -> str:

@@ -299,7 +299,7 @@ class LocalNode:
 
     def tool(self, name: str, *args: str, stdin: str | None = None) -> str:
         """Run one of the distribution's CLI tools (elasticsearch-users, -keystore) on this node's config."""
-        env = {**os.environ, "ES_JAVA_HOME": str(self.jdk.home), "ES_PATH_CONF": str(self.node_dir / "config")}
+        env = {**os.environ, "ES_JAVA_HOME": str(self._jdk().home), "ES_PATH_CONF": str(self.node_dir / "config")}
         proc = subprocess.run(
             [str(self.dist_dir / "bin" / name), *args], env=env, input=stdin, capture_output=True, text=True
         )
@@ -307,9 +307,16 @@ class LocalNode:
             raise EsNodeError(f"{name} {args[0] if args else ''} failed (exit {proc.returncode}): {proc.stderr[-500:]}")
         return proc.stdout
 
+    def _jdk(self) -> Jdk:
+        """The JDK found by prepare(), or found now for a node prepared by an earlier process (a
+        cluster member started again, a tool run on a running cluster)."""
+        if getattr(self, "jdk", None) is None:
+            self.jdk = find_jdk(self.version)
+        return self.jdk
+
     def start(self) -> Jdk:
         """Start the node's process (daemonised); does not wait for the cluster."""
-        jdk = self.jdk
+        jdk = self._jdk()
         conf_dir = self.node_dir / "config"
         user = self._run_user()
         heap = self.spec.heap or self.settings.es_heap

@@ -49,6 +49,7 @@ class PipelineConfig:
     consent_default: bool = True
     spark_master: str = "local[*]"
     runs_retention: int = 5  # run folders kept (with their rejected rows and checkpoints)
+    replicas: str = "auto"  # MOVIEREC_REPLICAS, for every index the run creates
 
     @classmethod
     def of(cls, source: Any) -> PipelineConfig:
@@ -59,6 +60,7 @@ class PipelineConfig:
             consent_default=source.consent_default,
             spark_master=source.spark_master,
             runs_retention=source.runs_retention,
+            replicas=source.replicas,
         )
 
 
@@ -271,7 +273,9 @@ def run_pipeline(
     run_dir = config.runs_dir / report.version
     run_dir.mkdir(parents=True, exist_ok=True)
     spark.sparkContext.setCheckpointDir(str(run_dir / "checkpoints"))
-    run = _Run(spark, config, options, es, progress, report, indices.IndexNames(config.index_prefix), run_dir)
+    run = _Run(
+        spark, config, options, es, progress, report, indices.IndexNames(config.index_prefix, config.replicas), run_dir
+    )
 
     loaded = run.stage("load", load_stage)
     cleaned = run.stage("clean", clean_stage, loaded)

@@ -38,6 +38,8 @@ class NoSuchVersion(NotFound):
 @dataclass(frozen=True)
 class IndexNames:
     prefix: str
+    # MOVIEREC_REPLICAS: "auto" (0 on one data node, 1 on more) or a fixed count; see replica_settings.
+    replicas: str = "auto"
 
     def alias(self, kind: str) -> str:
         return f"{self.prefix}{kind}"
@@ -72,9 +74,29 @@ class IndexNames:
         return self.alias("deletions")
 
 
-def load_mapping(kind: str, *, dims: int | None = None) -> dict:
-    """The index body from `mappings/<kind>.json`, with vector dims set to the model's rank."""
+def replica_settings(replicas: str = "auto") -> dict:
+    """Index settings for MOVIEREC_REPLICAS: "auto", or a fixed number of replicas per shard.
+
+    "auto" is `auto_expand_replicas: 0-1`: Elasticsearch itself keeps 0 replicas on one data node
+    (where a replica could never be placed and would leave the index yellow) and 1 as soon as there
+    are two or more, so an index follows the cluster it lives on, also when nodes join later. With
+    one replica every acknowledged write is on two nodes, so it survives the loss of any one."""
+    text = str(replicas).strip().lower()
+    if text == "auto":
+        return {"auto_expand_replicas": "0-1"}
+    if not text.isdigit() or int(text) > 9:
+        raise ValueError(f"MOVIEREC_REPLICAS={replicas!r}: use auto or a number of replicas 0..9")
+    return {"auto_expand_replicas": "false", "number_of_replicas": int(text)}
+
+
+def load_mapping(kind: str, *, dims: int | None = None, replicas: str = "auto") -> dict:
+    """The index body from `mappings/<kind>.json`, with vector dims set to the model's rank and the
+    replicas MOVIEREC_REPLICAS asks for (every index movierec creates comes from here)."""
     body = resources.mapping(kind)
+    settings = body.setdefault("settings", {})
+    for key in ("auto_expand_replicas", "number_of_replicas"):
+        settings.pop(key, None)
+    settings.update(replica_settings(replicas))
     if dims is not None:
         for field in VECTOR_FIELDS.get(kind, ()):
             body["mappings"]["properties"][field]["dims"] = dims
@@ -97,7 +119,7 @@ def shared_index(names: IndexNames, kind: str) -> str:
 
 
 def _shared_index_body(names: IndexNames, kind: str) -> dict:
-    return {**load_mapping(kind), "aliases": {names.alias(kind): {}}}
+    return {**load_mapping(kind, replicas=names.replicas), "aliases": {names.alias(kind): {}}}
 
 
 def ensure_shared_indices(es: Elasticsearch, names: IndexNames) -> None:
@@ -142,7 +164,7 @@ async def replace_if_unchanged(es: AsyncElasticsearch, seen: dict, document: dic
 def create_version(es: Elasticsearch, names: IndexNames, version: str, *, dims: int) -> dict[str, str]:
     created = {}
     for kind in VERSIONED_KINDS:
-        body = load_mapping(kind, dims=dims)
+        body = load_mapping(kind, dims=dims, replicas=names.replicas)
         index = names.concrete(kind, version)
         # Bulk loads are faster without periodic refreshes; publish() refreshes once.
         body["settings"]["refresh_interval"] = "-1"
@@ -203,9 +225,38 @@ def switch_to(es: Elasticsearch, names: IndexNames, version: str) -> None:
     log.info("aliases %s* now point at version %s", names.prefix, version)
 
 
+def health_verdict(health: Mapping[str, Any]) -> str | None:
+    """None when a `_cluster/health?index=...` answer lets the aliases switch, else why not.
+
+    Green: every copy is allocated. Yellow only on a single data node, where a replica can never be
+    placed (MOVIEREC_REPLICAS=1 there); on more nodes yellow means a replica is still recovering,
+    and switching then would serve an index that one lost node could take down."""
+    status, data_nodes = health.get("status"), health.get("number_of_data_nodes", 0)
+    if status == "green" or (status == "yellow" and data_nodes <= 1):
+        return None
+    return (
+        f"status {status} on {data_nodes} data node(s), {health.get('unassigned_shards', '?')} unassigned and "
+        f"{health.get('initializing_shards', '?')} initializing shard(s)"
+    )
+
+
+def wait_for_copies(es: Elasticsearch, index_list: list[str], *, timeout_s: float = 120.0) -> dict:
+    """Wait until every shard copy of `index_list` is allocated (see health_verdict); IndexLoadError if not."""
+    target = ",".join(index_list)
+    one_node = es.cluster.health(index=target)["number_of_data_nodes"] <= 1
+    health = es.options(ignore_status=408).cluster.health(  # 408: timed out, the body still says why
+        index=target, wait_for_status="yellow" if one_node else "green", timeout=f"{timeout_s:.0f}s"
+    )
+    why = health_verdict(health.body)
+    if why is not None:
+        raise IndexLoadError(f"{target} not fully replicated after {timeout_s:.0f}s ({why}): aliases not switched")
+    return health.body
+
+
 def publish(es: Elasticsearch, names: IndexNames, version: str, expected: dict[str, int]) -> list[str]:
-    """Verify, switch every alias at once, prune old versions; returns the pruned versions."""
+    """Verify, wait for every copy, switch every alias at once, prune old versions; returns the pruned."""
     verify_counts(es, names, version, expected)
+    wait_for_copies(es, [names.concrete(kind, version) for kind in VERSIONED_KINDS])
     switch_to(es, names, version)
     return prune(es, names, keep=KEEP_VERSIONS)
 

@@ -25,7 +25,7 @@ async def get_es(request: Request) -> AsyncElasticsearch:
 
 
 async def get_names(settings: Annotated[Settings, Depends(settings_dep)]) -> IndexNames:
-    return IndexNames(settings.index_prefix)
+    return IndexNames(settings.index_prefix, settings.replicas)
 
 
 async def require_api_key(

@@ -22,5 +22,5 @@ class NewUser(BaseModel):
 @router.post("/users", response_model=NewUser, status_code=201, dependencies=[WriteAccess])
 async def create_user(es: EsDep, names: NamesDep) -> NewUser:
     """Hand out a fresh pseudonymous id (random, claimed with a conditional create); it holds nothing else."""
-    user_id = await pseudonyms.new_user_id(es, names, mapping=load_mapping("pseudonyms"))
+    user_id = await pseudonyms.new_user_id(es, names, mapping=load_mapping("pseudonyms", replicas=names.replicas))
     return NewUser(user_id=user_id)
