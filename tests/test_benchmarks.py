@@ -37,3 +37,21 @@ def test_failures_are_counted_with_the_first_message_not_raised():
     row = asyncio.run(drive(flaky, 2, 0.05))
     assert row["errors"] > 0 and row["n"] > 0
     assert row["first_error"].startswith("RuntimeError: boom")
+
+
+def test_failover_counts_recovery_from_the_kill_and_flags_anything_but_200_or_503():
+    from benchmarks.failover import Answer, Outcome
+
+    outcome = Outcome(killed_at=5.0, killed="n2")
+    outcome.answers = [
+        Answer("read", 0.0, 0.1, 200),
+        Answer("write", 5.1, 7.5, 503, user_id=1, movie_id=1),
+        Answer("write", 7.6, 8.0, 200, user_id=2, movie_id=2),
+        Answer("read", 8.0, 9.0, 0, "ReadTimeout"),
+        Answer("read", 9.0, 9.5, 200),
+    ]
+    report = outcome.report()
+    assert report["ratio_200"] == 0.6 and report["acknowledged"] == 1
+    assert report["back_to_all_200_after_s"] == 4.0  # the timeout ending at 9.0
+    assert [a.status for a in outcome.unexpected()] == [0]
+    assert Outcome().recovery_s() == 0.0

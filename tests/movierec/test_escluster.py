@@ -25,7 +25,21 @@ RUN_S, KILL_AT_S = 24.0, 5.0
 BACK_TO_200_S = 12.0  # every answer that ends later than this after the kill is a 200
 GREEN_WITHIN_S = 240.0  # after the node is started again (a JVM start is ~35 s under load)
 
-pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+CLUSTER = [pytest.mark.cluster, pytest.mark.slow]
+
+
+def marked(fn):
+    for mark in CLUSTER:
+        fn = mark(fn)
+    return fn
+
+
+def test_role_letters_in_words():
+    from movierec.escluster import node_role
+
+    assert node_role("cdfhilmrstw") == "master-eligible+data"
+    assert node_role("m") == "master-eligible" and node_role("") == "coordinating only"
+    assert node_role("i") == "i"  # ingest only: the letters as they are
 
 
 def cli(*args, **env):
@@ -59,6 +73,7 @@ def admin(cluster):
     client.close()
 
 
+@marked
 def test_three_nodes_form_one_cluster_and_status_lists_each(cluster, admin):
     health = admin.cluster.health(wait_for_nodes=str(NODES), timeout="60s")
     assert health["number_of_nodes"] == NODES and health["status"] == "green"
@@ -80,6 +95,7 @@ def test_three_nodes_form_one_cluster_and_status_lists_each(cluster, admin):
     assert again.exit_code == 1 and "already runs" in again.output and "Traceback" not in again.output
 
 
+@marked
 def test_killing_the_movies_primary_loses_no_acknowledged_rating(cluster, admin, spark, tmp_path, monkeypatch):
     from movierec.pipeline.run import PipelineConfig, RunOptions, run_pipeline
     from movierec.search.client import sync_client
@@ -153,6 +169,7 @@ def test_killing_the_movies_primary_loses_no_acknowledged_rating(cluster, admin,
     assert admin.cluster.health()["number_of_nodes"] == NODES
 
 
+@marked
 def test_es_down_stops_every_node(cluster):
     members = cluster.nodes(cluster.state())
     pids = [node.read_pid() for node in members]
