@@ -257,6 +257,9 @@ def pipeline_run(
         force=force,
         source=source,
     )
+    from movierec.sparkcluster import check_master
+
+    check_master(settings.spark_master)
     spark = build_session(settings.spark_master, settings.spark_driver_memory)
     try:
         report = run_pipeline(spark, PipelineConfig.of(settings), options, es)

@@ -29,6 +29,24 @@ class SparkClusterError(Failed):
     """The cluster could not be started, reached or stopped; the message says what and where."""
 
 
+def check_master(master: str, timeout_s: float = 3.0) -> None:
+    """A `spark://host:port` master must accept connections, or the run would end in a Java stack trace
+    ("All masters are unresponsive! Giving up.") after about a minute of retries; other masters pass."""
+    if not master.startswith("spark://"):
+        return
+    for hostport in master.removeprefix("spark://").split(","):  # standby masters: one answering is enough
+        host, _, port = hostport.strip().rpartition(":")
+        try:
+            with socket.create_connection((host, int(port)), timeout=timeout_s):
+                return
+        except (OSError, ValueError):
+            continue
+    raise SparkClusterError(
+        f"SPARK_MASTER={master}: no Spark master accepts connections there; start one "
+        "(`movierec spark up`) or set SPARK_MASTER (local[*] runs in this process)"
+    )
+
+
 def spark_home() -> Path:
     import pyspark
 

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 from elasticsearch import Elasticsearch, NotFoundError
+from py4j.protocol import Py4JJavaError
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -100,6 +101,21 @@ class RunReport:
 
 class ExportFailed(Failed):
     """Some documents were refused by Elasticsearch; the aliases were not switched."""
+
+
+class StageFailed(Failed):
+    """A Spark job of a stage failed for good; the aliases were not switched (that is the index stage's last step)."""
+
+    def __init__(self, stage: str, exc: Exception, *, published: bool = False) -> None:
+        java = getattr(exc, "java_exception", None)
+        cause = (java.toString() if java is not None else str(exc)).splitlines()[0]
+        # A Python task's error brings its own traceback text along; the exception's type is enough here.
+        cause = cause.split(" Traceback (most recent call last)")[0].rstrip(": ")[:300]
+        after = (
+            "the new version was already published" if published else "aliases not switched, serving version unchanged"
+        )
+        super().__init__(f"stage {stage} failed: {cause}; {after}")
+        self.stage = stage
 
 
 class NotPublished(Failed):
@@ -252,7 +268,10 @@ class _Run:
         """Run one stage: log its start, time it, record and print its one-line detail."""
         self.progress(f"[{name}] ...")
         started = time.perf_counter()
-        result = fn(self, *args)
+        try:
+            result = fn(self, *args)
+        except Py4JJavaError as exc:  # a Spark job gave up (a task failed spark.task.maxFailures times)
+            raise StageFailed(name, exc, published=self.report.published) from exc
         elapsed = time.perf_counter() - started
         text = result.detail()
         self.report.stages.append((name, elapsed, text))

@@ -62,3 +62,30 @@ def test_a_taken_port_is_a_clear_error(tmp_path):
         result = CliRunner().invoke(app, ["spark", "up", "--port", str(taken), "--ui-port", str(taken + 1)])
     assert result.exit_code == 1 and "is taken by another process" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_master_that_is_down_is_named_before_spark_starts():
+    import socket
+
+    from movierec.sparkcluster import SparkClusterError, check_master
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind((HOST, 0))
+        free = probe.getsockname()[1]
+    with pytest.raises(SparkClusterError, match=f"SPARK_MASTER=spark://{HOST}:{free}: no Spark master"):
+        check_master(f"spark://{HOST}:{free}", timeout_s=1)
+    check_master("local[*]")  # nothing to reach
+
+
+@pytest.mark.spark
+def test_a_spark_job_that_gives_up_names_its_stage(spark, tmp_path):
+    from movierec.pipeline.run import RunReport, StageFailed, _Run
+
+    run = _Run(spark, None, None, None, lambda _: None, RunReport("v1"), None, tmp_path)
+
+    def failing(run):
+        return run.spark.range(4).rdd.map(lambda x: 1 // 0).count()
+
+    with pytest.raises(StageFailed, match="stage train failed: .*aliases not switched") as info:
+        run.stage("train", failing)
+    assert info.value.stage == "train" and "Traceback" not in str(info.value)
