@@ -1,7 +1,7 @@
 """Where a cluster pays off: the pipeline on local[*] vs a 2-worker standalone Spark cluster, and
 indexing throughput into a 1-node vs a 3-node (1 replica) Elasticsearch cluster, in one run.
 
-    .venv/bin/python benchmarks/engines.py [--sizes small,1m] [--docs 200000] [--skip-spark] [--skip-es]
+    .venv/bin/python benchmarks/engines.py [--sizes small,1m] [--docs 200000] [--max-users N] [--skip-spark] [--skip-es]
 
 Spark: each size runs `movierec pipeline run --no-evaluate` in its own process, first with
 `SPARK_MASTER=local[*]`, then against `movierec spark up --workers 2` (master on --spark-port),
@@ -28,11 +28,12 @@ from benchmarks.pipeline import dataset_folder
 STAGES = ("load", "clean", "features", "train", "vectors", "index")
 
 
-def run_pipeline(size: str, master: str, es_url: str, runs: Path) -> dict:
+def run_pipeline(size: str, master: str, es_url: str, runs: Path, max_users: int | None = None) -> dict:
     env = {**os.environ, "SPARK_MASTER": master, "ES_URL": es_url, "SPARK_DRIVER_MEMORY": "1g"}
     env.update(MOVIEREC_INDEX_PREFIX=f"bench-engines-{size}-", MOVIEREC_RUNS_DIR=str(runs))
     movierec = str(Path(sys.executable).parent / "movierec")
     cmd = [movierec, "pipeline", "run", "--data", str(dataset_folder(size)), "--no-evaluate", "--allow-shrink"]
+    cmd += ["--max-users", str(max_users)] if max_users else []
     started = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
@@ -87,6 +88,7 @@ def main() -> None:
     parser.add_argument("--es-port-3", type=int, default=9331, help="first port of the 3-node cluster")
     parser.add_argument("--spark-port", type=int, default=7277)
     parser.add_argument("--spark-ui-port", type=int, default=8280)
+    parser.add_argument("--max-users", type=int, default=None, help="a slice of each data set (smoke runs)")
     parser.add_argument("--skip-spark", action="store_true")
     parser.add_argument("--skip-es", action="store_true")
     args = parser.parse_args()
@@ -106,7 +108,9 @@ def main() -> None:
             try:
                 with tempfile.TemporaryDirectory() as runs:
                     out["pipeline"] = {
-                        size: [run_pipeline(size, m, one_url, Path(runs)) for m in ("local[*]", spark.url)]
+                        size: [
+                            run_pipeline(size, m, one_url, Path(runs), args.max_users) for m in ("local[*]", spark.url)
+                        ]
                         for size in args.sizes.split(",")
                     }
             finally:
