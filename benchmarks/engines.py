@@ -23,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 from benchmarks.pipeline import dataset_folder
 
 STAGES = ("load", "clean", "features", "train", "vectors", "index")
