@@ -32,7 +32,7 @@ async def require_api_key(
     settings: Annotated[Settings, Depends(settings_dep)],
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> None:
-    """Writes and personal reads (export, consent, a user's recommendations) need `X-API-Key` when MOVIEREC_API_KEY is set."""
+    """Writes and personal reads (export, consent, a user's recommendations) need `X-API-Key` if a key is set."""
     if settings.api_key and x_api_key != settings.api_key:
         raise HTTPException(status_code=401, detail="missing or wrong X-API-Key header")
 

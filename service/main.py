@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from elasticsearch import ApiError, ConnectionTimeout
 from elasticsearch import ConnectionError as EsConnectionError

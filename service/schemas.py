@@ -242,11 +242,14 @@ class Health(BaseModel):
         }
     }
 
-    status: str
+    status: str = Field(description="`ok`; else 503 with `red`, `no data indexed`, `unavailable`, `incompatible`")
     elasticsearch: str
+    reason: str | None = Field(None, description="why not ok, when the cluster is red")
     indices: dict[str, int] = {}
     model_version: str | None = None
     elasticsearch_version: str | None = Field(None, description="the server's; its major must be the client's")
+    security: str | None = Field(None, description="Elasticsearch security `on` or `off` (as the server reports)")
+    warnings: list[str] = []
 
 
 class RecommendationRequest(Body):
