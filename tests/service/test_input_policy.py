@@ -12,7 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from movierec.config import get_settings
 from movierec.pipeline.export import _alt_norms, _suggest_inputs, _title_keys
