@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     # Run folders kept (model card, rejected rows with their line numbers, checkpoints); older ones go.
     runs_retention: int = Field(5, ge=1, le=1000, alias="MOVIEREC_RUNS_RETENTION")
     api_key: str | None = Field(None, alias="MOVIEREC_API_KEY")
+    # Request bodies above this answer 413 (paths ending in `:bulk` enforce their own, larger limit).
+    max_body_bytes: int = Field(1_000_000, ge=1024, alias="MOVIEREC_MAX_BODY_BYTES")
+    # Per-client (IP) token bucket: requests per second, 0 = off (the default and the demo's). The bucket is
+    # in-process, so with N uvicorn workers a client gets up to N times this.
+    rate_limit_per_s: float = Field(0.0, ge=0.0, allow_inf_nan=False, alias="MOVIEREC_RATE_LIMIT")
+    rate_limit_burst: int = Field(20, ge=1, alias="MOVIEREC_RATE_LIMIT_BURST")
     # true: no taste profile for a user until they consent (opt-in); false: until they object (opt-out).
     consent_required: bool = Field(False, alias="MOVIEREC_CONSENT_REQUIRED")
 

@@ -36,7 +36,10 @@ _ROMAN = {"ii": "2", "iii": "3", "iv": "4", "vi": "6", "vii": "7", "viii": "8", 
 # Leading articles, as MovieLens writes them when it moves them to the end ("Matrix, The"; "L'" glues to
 # the next word). The one list: the pipeline restores them (pipeline/titles.py), search strips them.
 ARTICLES = ("The", "A", "An", "La", "Le", "Les", "L'", "El", "Los", "Las", "Il", "Der", "Die", "Das", "Une", "Un")
-_NON_WORD = re.compile(r"[^a-z0-9]+")
+# Anything that is neither a letter, a digit nor a mark, in any script: Hebrew, Cyrillic, CJK, Arabic and
+# Devanagari titles keep their words (an ASCII-only class made a Hebrew title "no letters or digits").
+# Underscore is \w to `re` but punctuation here.
+_NON_WORD = re.compile(r"[^\w\u0300-\u036f\u0900-\u0dff]+|_+")
 
 
 def fold(text: str) -> str:
@@ -45,7 +48,10 @@ def fold(text: str) -> str:
 
 
 def normalize(text: str | None) -> str:
-    """Lowercase ASCII words: accents folded, `&` -> and, roman numerals -> digits, no punctuation."""
+    """Lowercase words: Latin accents folded, `&` -> and, roman numerals -> digits, no punctuation.
+
+    Letters and digits of every script are kept, so a title in any script can be found.
+    """
     if not text:
         return ""
     text = fold(text).lower().replace("&", " and ")

@@ -32,7 +32,7 @@ async def require_api_key(
     settings: Annotated[Settings, Depends(settings_dep)],
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> None:
-    """Writes and personal-data exports need `X-API-Key` when MOVIEREC_API_KEY is set."""
+    """Writes and personal reads (export, consent, a user's recommendations) need `X-API-Key` if a key is set."""
     if settings.api_key and x_api_key != settings.api_key:
         raise HTTPException(status_code=401, detail="missing or wrong X-API-Key header")
 
@@ -43,7 +43,8 @@ UserId = Annotated[int, Path(ge=1, le=2**31 - 1, description="pseudonymous user 
 SettingsDep = Annotated[Settings, Depends(settings_dep)]
 NamesDep = Annotated[IndexNames, Depends(get_names)]
 WriteAccess = Depends(require_api_key)
-# A user's exported data is personal: it is guarded like a write, while recommendations stay open.
+# A user's exported data and recommendations are personal (they reveal tastes): guarded like a write, while
+# movie search and title -> recommendations stay open.
 PersonalDataAccess = Depends(require_api_key)
 
 DIVERSITY_HELP = (
@@ -51,4 +52,4 @@ DIVERSITY_HELP = (
     f"{MMR_CANDIDATE_FACTOR} x k best kNN candidates with lambda = 1 - diversity, so fewer near-duplicates and "
     "more genres; k results still come back, filters and exclusions still apply, best match first."
 )
-Diversity = Annotated[float, Query(ge=0.0, le=1.0, description=DIVERSITY_HELP, examples=[0.5])]
+Diversity = Annotated[float, Query(ge=0.0, le=1.0, allow_inf_nan=False, description=DIVERSITY_HELP, examples=[0.5])]

@@ -15,6 +15,41 @@ from movierec.search.client import explain
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = 5
+# Error types Elasticsearch reports while shards are unassigned, initialising or relocating (a node
+# restarting): whatever status they come with (a 500 for some), a retry soon succeeds, so 503 + Retry-After.
+SHARD_UNAVAILABLE = frozenset(
+    {
+        "no_shard_available_action_exception",
+        "unavailable_shards_exception",
+        "primary_missing_action_exception",
+        "illegal_index_shard_state_exception",
+        "index_shard_not_started_exception",
+        "index_shard_closed_exception",
+        "shard_not_found_exception",
+        "node_not_connected_exception",
+        "node_disconnected_exception",
+        "node_closed_exception",
+        "connect_transport_exception",
+        "cluster_block_exception",
+    }
+)
+
+
+def error_types(exc: ApiError) -> set[str]:
+    """The error's type and its root causes' and failed shards' types, from the server's body."""
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    found = {error.get("type")}
+    found |= {cause.get("type") for cause in error.get("root_cause", []) if isinstance(cause, dict)}
+    for failure in error.get("failed_shards", []):
+        reason = failure.get("reason") if isinstance(failure, dict) else None
+        if isinstance(reason, dict):
+            found.add(reason.get("type"))
+    return {t for t in found if isinstance(t, str)}
+
+
+def shards_unavailable(exc: ApiError) -> bool:
+    return exc.meta.status in (429, 503, 504) or bool(error_types(exc) & SHARD_UNAVAILABLE)
 
 
 # The one table from the kinds of domain error to HTTP. Routes raise domain errors and never map them.
@@ -59,7 +94,7 @@ def install(app: FastAPI) -> None:
             message = explain(exc, request.app.state.conn, public=True)
             log.error("%s %s: %s", request.method, request.url.path, explain(exc, request.app.state.conn))
             return JSONResponse(status_code=503, content={"detail": message})
-        if status in (429, 503, 504):  # shards unassigned or relocating, a node restarting: try again soon
+        if shards_unavailable(exc):  # shards unassigned or relocating, a node restarting: try again soon
             log.warning("Elasticsearch busy (%s) during %s %s: %s", status, request.method, request.url.path, exc)
             return JSONResponse(
                 status_code=503,

@@ -6,20 +6,26 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from elasticsearch import ApiError, ConnectionTimeout
 from elasticsearch import ConnectionError as EsConnectionError
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from movierec.config import Settings, get_settings
 from movierec.search.client import async_client, sync_client
 from movierec.search.indices import IndexNames
 from movierec.search.migrate import migrate_shared_indices
 from movierec.search.ratings import ModelCache
-from movierec.service import errors, metrics
+from movierec.service import errors, metrics, policy
 from movierec.service.routes import explore, health, movies, new_users, page, recommendations, users
 
 log = logging.getLogger(__name__)
+# Swagger UI, vendored from npm's swagger-ui-dist (package.json and LICENSE beside it): /docs works offline.
+SWAGGER_DIR = Path(__file__).parent / "static" / "swagger-ui"
 
 
 def _migrate_shared_indices(settings: Settings) -> None:
@@ -55,9 +61,25 @@ def create_app() -> FastAPI:
         version="0.1.0",
         description="Movie recommendations from ALS factor vectors served by Elasticsearch kNN.",
         lifespan=lifespan,
+        docs_url=None,  # served below from vendored assets, not a CDN
+        redoc_url=None,  # ReDoc is only on a CDN; /docs covers it
     )
     errors.install(app)
     metrics.install(app)
+    policy.install(app)  # after metrics: the outermost middleware
+
+    app.mount("/docs-assets", StaticFiles(directory=SWAGGER_DIR), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="movierec - API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
+
     app.include_router(health.router)
     app.include_router(movies.router)
     app.include_router(recommendations.router)

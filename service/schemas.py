@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from movierec.search.domain import YEAR_MAX, YEAR_MIN, VectorSource
-from movierec.search.text import has_content
+from movierec.search.text import normalize
 from movierec.service.deps import DIVERSITY_HELP
 
 if TYPE_CHECKING:
@@ -17,14 +17,36 @@ if TYPE_CHECKING:
 MAX_MIN_RATINGS = 10_000_000
 
 
+MAX_TITLE_CHARS = 200  # after normalisation: what reaches Elasticsearch
+MAX_RAW_TITLE_CHARS = 1000  # before it, so a huge string is refused before any work on it
+MAX_TITLES = 20
+MAX_GENRES = 20
+
+
 def _require_content(value: str) -> str:
-    if not has_content(value):
-        raise ValueError("must contain letters or digits")
+    norm = normalize(value)
+    if not norm:
+        raise ValueError("must contain letters or digits (in any script)")
+    if len(norm) > MAX_TITLE_CHARS:
+        raise ValueError(f"at most {MAX_TITLE_CHARS} characters once normalised")
     return value
 
 
-# What a user types to find a movie: text with letters or digits, else 422 (query parameters and bodies alike).
-SearchText = Annotated[str, AfterValidator(_require_content)]
+# What a user types to find a movie: text with letters or digits of any script, at most 200 characters once
+# normalised, else 422 (query parameters and bodies alike), checked before any query.
+SearchText = Annotated[str, StringConstraints(max_length=MAX_RAW_TITLE_CHARS), AfterValidator(_require_content)]
+Genre = Annotated[str, StringConstraints(max_length=50)]
+# Numbers in bodies are strict: `true` is not a rating and "4.5" is not a number; never NaN or infinite.
+StrictInt = Annotated[int, Field(strict=True)]
+FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+
+
+class Body(BaseModel):
+    """Base of request bodies: no NaN or infinity anywhere (the middleware refuses them in JSON too)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+
 # A release year filter.
 Year = Annotated[int, Field(ge=YEAR_MIN, le=YEAR_MAX)]
 
@@ -111,12 +133,14 @@ class SuggestResponse(BaseModel):
     suggestions: list[Suggestion]
 
 
-class Filters(BaseModel):
-    genres: list[str] = Field(default_factory=list, description="keep movies with any of these genres")
-    exclude_genres: list[str] = Field(default_factory=list)
-    year_min: Year | None = None
-    year_max: Year | None = None
-    min_ratings: int | None = Field(None, ge=0, le=MAX_MIN_RATINGS)
+class Filters(Body):
+    genres: list[Genre] = Field(
+        default_factory=list, max_length=MAX_GENRES, description="keep movies with any of these genres"
+    )
+    exclude_genres: list[Genre] = Field(default_factory=list, max_length=MAX_GENRES)
+    year_min: Annotated[Year, Field(strict=True)] | None = None
+    year_max: Annotated[Year, Field(strict=True)] | None = None
+    min_ratings: StrictInt | None = Field(None, ge=0, le=MAX_MIN_RATINGS)
 
 
 class MovieDetail(BaseModel):
@@ -218,20 +242,23 @@ class Health(BaseModel):
         }
     }
 
-    status: str
+    status: str = Field(description="`ok`; else 503 with `red`, `no data indexed`, `unavailable`, `incompatible`")
     elasticsearch: str
+    reason: str | None = Field(None, description="why not ok, when the cluster is red")
     indices: dict[str, int] = {}
     model_version: str | None = None
     elasticsearch_version: str | None = Field(None, description="the server's; its major must be the client's")
+    security: str | None = Field(None, description="Elasticsearch security `on` or `off` (as the server reports)")
+    warnings: list[str] = []
 
 
-class RecommendationRequest(BaseModel):
-    title: SearchText | None = Field(None, max_length=200, examples=["toy story"])
-    titles: list[SearchText] | None = Field(None, max_length=20, examples=[["toy story", "shrek"]])
-    k: int = Field(10, ge=1, le=100)
+class RecommendationRequest(Body):
+    title: SearchText | None = Field(None, examples=["toy story"])
+    titles: list[SearchText] | None = Field(None, max_length=MAX_TITLES, examples=[["toy story", "shrek"]])
+    k: StrictInt = Field(10, ge=1, le=100)
     mode: Literal["audience", "similar"] = "audience"
     filters: Filters = Field(default_factory=Filters)
-    diversity: float = Field(0.0, ge=0.0, le=1.0, description=DIVERSITY_HELP, examples=[0.5])
+    diversity: FiniteFloat = Field(0.0, ge=0.0, le=1.0, description=DIVERSITY_HELP, examples=[0.5])
 
     @model_validator(mode="after")
     def _one_seed(self) -> RecommendationRequest:
@@ -240,9 +267,9 @@ class RecommendationRequest(BaseModel):
         return self
 
 
-class RatingIn(BaseModel):
-    movie_id: int = Field(ge=1, le=2**31 - 1, examples=[1])
-    rating: float = Field(ge=0.5, le=5.0, examples=[4.5], description="0.5 to 5.0 stars")
+class RatingIn(Body):
+    movie_id: StrictInt = Field(ge=1, le=2**31 - 1, examples=[1])
+    rating: FiniteFloat = Field(ge=0.5, le=5.0, examples=[4.5], description="0.5 to 5.0 stars")
 
 
 class RatingOut(BaseModel):
@@ -320,8 +347,10 @@ class UserExport(BaseModel):
     deletions: list[dict] = Field(description="ratings the user deleted (kept so retraining honours them)")
 
 
-class ConsentIn(BaseModel):
-    personalisation: bool = Field(examples=[False], description="may a taste profile (vector) be computed and used?")
+class ConsentIn(Body):
+    personalisation: bool = Field(
+        strict=True, examples=[False], description="may a taste profile (vector) be computed and used?"
+    )
 
 
 class ConsentOut(BaseModel):

@@ -13,6 +13,32 @@ from movierec.service.deps import EsDep, NamesDep
 from movierec.service.schemas import Health, Liveness
 
 router = APIRouter(tags=["operations"])
+SECURITY_OFF = "Elasticsearch security is off: anyone who reaches the node can read, change and delete every index"
+
+
+def red_reason(cluster: dict) -> str:
+    primaries = cluster.get("unassigned_primary_shards", cluster.get("unassigned_shards", 0))
+    return (
+        f"cluster red: {primaries} primary shard(s) unassigned; searches of those indices fail until they are "
+        "allocated (a node restarting or missing)"
+    )
+
+
+async def security_state(es: EsDep) -> str | None:
+    """`on` when the node authenticates us, `off` when it has no security, None when it does not say.
+
+    `_security/_authenticate` needs no privilege. With security off the integ-test-zip has no handler for it
+    (400 "no handler found") and the full distribution says "Security must be explicitly enabled". The
+    `_xpack` info API cannot tell: the integ-test-zip answers it with a 500 (no monitoring action).
+    """
+    try:
+        await es.security.authenticate()
+    except ApiError as exc:
+        if exc.meta.status in (401, 403):
+            return "on"
+        text = str(exc).lower()
+        return "off" if "no handler found" in text or "must be explicitly enabled" in text else None
+    return "on"
 
 
 @router.get("/livez", tags=["operations"], response_model=Liveness)
@@ -26,7 +52,10 @@ async def health(request: Request, es: EsDep, names: NamesDep) -> Health | JSONR
     """ES reachable, aliases present, serving model version and index counts; 503 otherwise."""
     # The version asked without the client's compatibility header: a server of another major refuses
     # every normal request with a 400, and this says which server it is and what to do.
-    cluster, version = await asyncio.gather(es.cluster.health(), server_version(es), return_exceptions=True)
+    cluster, version, security = await asyncio.gather(
+        es.cluster.health(), server_version(es), security_state(es), return_exceptions=True
+    )
+    security = security if isinstance(security, str) else None
     version = version if isinstance(version, ServerVersion) else None
     number = version.number if version else None
     problem = version.problem() if version else None
@@ -49,12 +78,16 @@ async def health(request: Request, es: EsDep, names: NamesDep) -> Health | JSONR
         model_version = await serving_version_async(es, names)
     if model_version:
         request.app.state.metrics.serving(model_version)
-    ok = len(counts) == len(VERSIONED_KINDS)
+    red = cluster["status"] == "red"
+    ok = len(counts) == len(VERSIONED_KINDS) and not red
     body = Health(
-        status="ok" if ok else "no data indexed",
+        status="ok" if ok else "red" if red else "no data indexed",
         elasticsearch=cluster["status"],
+        reason=red_reason(cluster) if red else None,
         indices=counts,
         model_version=model_version,
         elasticsearch_version=number,
+        security=security,
+        warnings=[SECURITY_OFF] if security == "off" else [],
     )
     return body if ok else JSONResponse(status_code=503, content=body.model_dump())

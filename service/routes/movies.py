@@ -22,7 +22,7 @@ router = APIRouter(prefix="/movies", tags=["movies"])
 async def search_movies(
     es: EsDep,
     names: NamesDep,
-    q: Annotated[SearchText, Query(min_length=1, max_length=200, examples=["shawshenk redemption"])],
+    q: Annotated[SearchText, Query(min_length=1, examples=["shawshenk redemption"])],
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> SearchResponse:
     """Typo-tolerant title search: articles, accents, alternative titles, a year to disambiguate."""

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from movierec.search import movies, recommend
 from movierec.service.deps import EsDep, MovieId, NamesDep, SettingsDep
 from movierec.service.routes.recommendations import to_filter
-from movierec.service.schemas import MAX_MIN_RATINGS, Filters, Movie, RecommendationResponse
+from movierec.service.schemas import MAX_GENRES, MAX_MIN_RATINGS, Filters, Genre, Movie, RecommendationResponse
 
 router = APIRouter(tags=["page"])
 STATIC = {"app.js": "text/javascript", "app.css": "text/css"}
@@ -66,7 +66,7 @@ async def movie_recommendations(
     movie_id: MovieId,
     k: Annotated[int, Query(ge=1, le=100)] = 10,
     mode: Literal["audience", "similar"] = "audience",
-    genres: Annotated[list[str] | None, Query()] = None,
+    genres: Annotated[list[Genre] | None, Query(max_length=MAX_GENRES)] = None,
     year_min: Annotated[int | None, Query(ge=1870, le=2100)] = None,
     year_max: Annotated[int | None, Query(ge=1870, le=2100)] = None,
     min_ratings: Annotated[int | None, Query(ge=0, le=MAX_MIN_RATINGS)] = None,

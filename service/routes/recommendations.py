@@ -10,8 +10,10 @@ from movierec.search.indices import IndexNames
 from movierec.search.queries import MovieFilter
 from movierec.service.deps import Diversity, EsDep, NamesDep
 from movierec.service.schemas import (
+    MAX_GENRES,
     MAX_MIN_RATINGS,
     Filters,
+    Genre,
     RecommendationRequest,
     RecommendationResponse,
     SearchText,
@@ -51,10 +53,10 @@ async def recommend_titles(
 async def recommendations_for_title(
     es: EsDep,
     names: NamesDep,
-    title: Annotated[SearchText, Query(min_length=1, max_length=200, examples=["toy story"])],
+    title: Annotated[SearchText, Query(min_length=1, examples=["toy story"])],
     k: Annotated[int, Query(ge=1, le=100)] = 10,
     mode: Literal["audience", "similar"] = "audience",
-    genres: Annotated[list[str] | None, Query()] = None,
+    genres: Annotated[list[Genre] | None, Query(max_length=MAX_GENRES)] = None,
     year_min: Annotated[Year | None, Query()] = None,
     year_max: Annotated[Year | None, Query()] = None,
     min_ratings: Annotated[int | None, Query(ge=0, le=MAX_MIN_RATINGS)] = None,

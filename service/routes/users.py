@@ -20,7 +20,7 @@ from movierec.service.schemas import (
 router = APIRouter(prefix="/users", tags=["users"])
 
 
-@router.get("/{user_id}/recommendations", response_model=UserRecommendationResponse)
+@router.get("/{user_id}/recommendations", response_model=UserRecommendationResponse, dependencies=[PersonalDataAccess])
 async def user_recommendations(
     es: EsDep,
     names: NamesDep,
@@ -29,7 +29,9 @@ async def user_recommendations(
     k: Annotated[int, Query(ge=1, le=100)] = 10,
     diversity: deps.Diversity = 0.0,
 ) -> UserRecommendationResponse:
-    """kNN with the user's vector, rated movies excluded; popular movies without a vector or consent."""
+    """kNN with the user's vector, rated movies excluded; popular movies without a vector or consent.
+
+    They reveal the user's tastes: with MOVIEREC_API_KEY set, they need `X-API-Key`."""
     result = await recommend.for_user(
         es, names, user_id, k=k, consent_default=settings.consent_default, diversity=diversity
     )
