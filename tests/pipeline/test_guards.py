@@ -72,7 +72,8 @@ def test_rejected_rows_keep_file_line_and_raw_text_and_ids_must_be_positive(spar
     }
     assert by_line[total_lines - 1]["reason"] == "userId not positive"
     assert by_line[total_lines]["reason"] == "extra fields after the expected columns"
-    assert by_line[total_lines]["line"] == "2,5,4.0,1000000003,surplus"
+    # A valid user id is masked (rejected rows hold no personal data); file and line locate the row.
+    assert by_line[total_lines]["line"] == "<userId>,5,4.0,1000000003,surplus"
     assert oct(part.stat().st_mode & 0o777) == "0o600"
 
 
@@ -129,7 +130,10 @@ def test_only_the_newest_run_folders_are_kept(tmp_path):
 
     for name in ("v20260101000000-aaaa", "v20260102000000-bbbb", "v20260103000000-cccc", "v20260104000000-dddd"):
         (tmp_path / name / "rejected").mkdir(parents=True)
+        (tmp_path / name / "checkpoints" / "rdd-1").mkdir(parents=True)
     deleted = prune_runs(tmp_path, keep=2)
     assert [p.name for p in deleted] == ["v20260101000000-aaaa", "v20260102000000-bbbb"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v20260103000000-cccc", "v20260104000000-dddd"]
+    # A kept run's checkpoints (left by a run that failed) go too: they hold ALS blocks keyed by user id.
+    assert [p.name for p in (tmp_path / "v20260104000000-dddd").iterdir()] == ["rejected"]
     assert prune_runs(tmp_path / "missing", keep=1) == []
