@@ -337,11 +337,12 @@ def clean_stage(run: _Run, loaded: Loaded) -> Cleaned:
     movies, rejected_movies = clean.clean_movies(loaded.raw.movies, loaded.raw.links, report.cleaning)
     ratings, rejected_ratings = clean.clean_ratings(loaded.raw.ratings, report.cleaning)
     ratings = ratings.cache()
-    if ratings.isEmpty():  # before the API's ratings join: they cannot stand in for the data set
+    # Before the API's ratings join: they cannot stand in for the data set (nor its unknown movies).
+    if ratings.join(movies.select("movieId"), "movieId", "left_semi").isEmpty():
         rejected = _write_rejected(run, loaded, rejected_movies.unionByName(rejected_ratings))
         raise DatasetError(
-            f"{run.source}: the ratings file yields no ratings after cleaning ({rejected} rows rejected; "
-            f"their reasons are in {run.run_dir / 'rejected'})"
+            f"{run.source}: the ratings file yields no ratings of known movies after cleaning ({rejected} rows "
+            f"rejected; their reasons are in {run.run_dir / 'rejected'}); nothing was trained or published"
         )
     if run.options.max_users:
         keep = ratings.select("userId").distinct().orderBy("userId").limit(run.options.max_users)
