@@ -159,3 +159,12 @@ def test_check_names_an_es_home_the_node_user_cannot_reach(tmp_path):
     assert check_es_home(Settings(MOVIEREC_ES_HOME=closed / "es"), lines.append) == 1
     assert lines[0].startswith("FAIL") and str(closed) in lines[0]
     assert check_es_home(Settings(MOVIEREC_ES_HOME="/var/lib/movierec/es"), lines.append) == 0
+
+
+@pytest.mark.es
+def test_es_status_says_when_security_is_off(es_url):
+    from movierec.config import Settings
+    from movierec.escluster import LocalCluster
+
+    first = LocalCluster(Settings(), url=es_url).status()[0]
+    assert "security OFF" in first and "status" in first
