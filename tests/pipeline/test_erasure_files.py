@@ -42,9 +42,23 @@ def indices_holding(es, prefix: str, user: int) -> list[str]:
             continue
         es.indices.refresh(index=index)
         for hit in helpers.scan(es, index=index, query={"query": {"match_all": {}}}):
-            if str(user) in hit["_id"] or str(user) in json.dumps(hit["_source"]):
+            if str(user) in hit["_id"] or mentions(hit["_source"], user):
                 found.append(f"{index}/{hit['_id']}")
     return found
+
+
+def mentions(value, user: int) -> bool:
+    """Whether a document holds the id anywhere (an int field, or inside a string); floats (vectors)
+    are not ids, and their digits could match by chance."""
+    if isinstance(value, dict):
+        return any(mentions(v, user) for v in value.values())
+    if isinstance(value, list):
+        return any(mentions(v, user) for v in value)
+    if isinstance(value, bool | float):
+        return False
+    if isinstance(value, int):
+        return value == user
+    return isinstance(value, str) and str(user) in value
 
 
 def test_an_erased_user_is_in_no_file_and_no_index(spark, es, settings, tmp_path):
