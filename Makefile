@@ -60,8 +60,10 @@ test: check lint browser-deps $(ACTIONLINT_STAMP)
 test-unit: install
 	$(BIN)/pytest -q -m "not es and not spark"
 
+# `make demo PORT=8400` serves the API on another port.
+PORT ?= 8000
 demo: check
-	$(BIN)/movierec demo
+	$(BIN)/movierec demo --port $(PORT)
 
 # The serving indices the notebook and the report read: the local node, indexed once if nothing serves.
 served: check es-up

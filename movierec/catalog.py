@@ -83,6 +83,57 @@ def load_catalog(mappings_dir: Path | None = None) -> list[IndexEntry]:
     return entries
 
 
+@dataclass(frozen=True)
+class FileEntry:
+    """A file or folder movierec writes outside Elasticsearch."""
+
+    path: str
+    description: str
+    personal_data: bool
+    retention: str
+    kind: str = "file"
+
+
+# Every file the project writes (under MOVIEREC_RUNS_DIR unless said otherwise). Only Spark's
+# checkpoints hold personal data (ALS blocks keyed by user id): owner-only (the run folder is 0700),
+# deleted when the run ends, and by the next run's retention pass when a run did not finish.
+FILES = (
+    FileEntry(
+        "runs/<version>/model_card.json",
+        "the run's parameters, data checksum, counts, metrics and timings",
+        False,
+        "the newest MOVIEREC_RUNS_RETENTION run folders are kept (default 5), older ones deleted",
+    ),
+    FileEntry(
+        "runs/<version>/rejected/part-*.json",
+        "rejected input rows: file, line number, reason and the raw line with its user id replaced by "
+        "<userId> (invalid ids such as -5 are kept: they identify nobody); mode 0600",
+        False,
+        "as the run folder (MOVIEREC_RUNS_RETENTION)",
+    ),
+    FileEntry(
+        "runs/<version>/checkpoints/",
+        "Spark checkpoints of the ALS training (user and item blocks keyed by id); mode 0700",
+        True,
+        "deleted when the run ends; a run that did not finish leaves them to the next run, which deletes "
+        "them (and every run folder beyond MOVIEREC_RUNS_RETENTION)",
+    ),
+    FileEntry(
+        "<tmp>/movierec-data-*/",
+        "a MovieLens zip given to `pipeline run --data` unpacked (the ratings, with user ids)",
+        True,
+        "deleted when the run ends",
+    ),
+    FileEntry(
+        "Elasticsearch snapshots (MOVIEREC_SNAPSHOT_REPOSITORY)",
+        "`movierec backup`: copies of the serving version and of every unversioned index",
+        True,
+        "kept until deleted (DELETE _snapshot/<repository>/<name>); an erasure does not reach into "
+        "existing snapshots, so keep only as many as the erasure policy allows and re-run `backup` after erasures",
+    ),
+)
+
+
 def render_markdown(entries: list[IndexEntry], prefix: str = "movierec-") -> str:
     lines = ["# movierec data catalog", "", "| class | meaning |", "|---|---|"]
     lines += [f"| {name} | {meaning} |" for name, meaning in CLASSES.items()]
@@ -102,4 +153,6 @@ def render_markdown(entries: list[IndexEntry], prefix: str = "movierec-") -> str
             "|---|---|---|",
         ]
         lines += [f"| `{f.name}` | {f.data_class} | {f.description} |" for f in entry.fields]
+    lines += ["", "## Files outside Elasticsearch", "", "| path | personal | what | retention |", "|---|---|---|---|"]
+    lines += [f"| `{f.path}` | {'yes' if f.personal_data else 'no'} | {f.description} | {f.retention} |" for f in FILES]
     return "\n".join(lines) + "\n"

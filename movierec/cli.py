@@ -36,19 +36,49 @@ def _es_unreachable(exc: Exception) -> bool:
     return transport is not None and isinstance(exc, transport.ConnectionError | transport.ConnectionTimeout)
 
 
+_DEBUG = {"on": False}  # --debug: let an unexpected error's traceback out (never with locals)
+
+
+def _redact(text: str) -> str:
+    """`text` with every configured secret replaced by ****."""
+    try:
+        settings = get_settings()
+    except Exception:  # settings that do not parse: nothing to redact with
+        return text
+    for value in (settings.es_api_key, settings.es_password, settings.kibana_api_key, settings.kibana_password):
+        if value is not None and value.get_secret_value():
+            text = text.replace(value.get_secret_value(), "****")
+    if settings.api_key:
+        text = text.replace(settings.api_key, "****")
+    return text
+
+
+def _unexpected(exc: Exception) -> str:
+    """One line for an error no command expected: its type and the first line of its message (a Spark
+    error's message is hundreds of lines), at most 300 characters, with secrets redacted."""
+    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+    text = _redact(f"{type(exc).__name__}: {first}")
+    return (text[:297] + "...") if len(text) > 300 else text
+
+
 class _OneLineErrors(TyperGroup):
     """The one place where errors become one line on stderr and exit code 1, for every command:
-    any MovierecError (its message is written for the reader) and an unreachable Elasticsearch."""
+    any MovierecError (its message is written for the reader), an unreachable Elasticsearch, and any
+    other error (type and first line, plus the hint to re-run with --debug for the traceback)."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except MovierecError as exc:
-            _fail(str(exc))
+            _fail(_redact(str(exc)))
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
         except Exception as exc:
-            if not _es_unreachable(exc):
+            if _es_unreachable(exc):
+                _fail(f"Elasticsearch is not reachable at {get_settings().es_url}: start it with `movierec es up`")
+            if _DEBUG["on"]:
                 raise
-            _fail(f"Elasticsearch is not reachable at {get_settings().es_url}: start it with `movierec es up`")
+            _fail(f"{_unexpected(exc)} (unexpected; re-run with --debug for the traceback)")
 
 
 app = typer.Typer(
@@ -111,7 +141,11 @@ def spark_down(port: int = 7077, ui_port: int = 8080) -> None:
 
 
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="show the traceback of an unexpected error")] = False,
+) -> None:
+    _DEBUG["on"] = debug
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -220,29 +254,32 @@ def pipeline_run(
     force: Annotated[bool, typer.Option(help="publish even if the model ranks below the popularity baseline")] = False,
 ) -> None:
     """Load, clean, engineer features, train ALS, evaluate, export and index."""
+    import shutil
     import tempfile
 
     from movierec.pipeline.download import unpack_dataset_zip
     from movierec.pipeline.load import DatasetError
     from movierec.pipeline.run import ExportFailed, NotPublished, PipelineConfig, RunOptions, run_pipeline
-    from movierec.pipeline.spark import build_session
+    from movierec.pipeline.spark import build_session, stop_session
 
     settings = get_settings()
     folder = data or settings.bundled_dataset
-    source = None
+    es = _es_client() if index else None
+    if es is not None:
+        _require_es(es)
+    source, unpacked = None, None
     if folder.is_file() and folder.suffix.lower() == ".zip":
         source = str(folder.resolve())
+        unpacked = Path(tempfile.mkdtemp(prefix="movierec-data-"))  # a copy of the ratings: removed after the run
         try:
-            folder = unpack_dataset_zip(folder, Path(tempfile.mkdtemp(prefix="movierec-data-")) / "unpacked")
+            folder = unpack_dataset_zip(folder, unpacked / "unpacked")
         except DatasetError as exc:
+            shutil.rmtree(unpacked, ignore_errors=True)
             _fail(str(exc))
     elif folder.is_file():
         _fail(f"--data {folder} is a file: give a MovieLens folder, or a .zip of one")
     elif not folder.is_dir():
         _fail(f"--data {folder}: no such folder")
-    es = _es_client() if index else None
-    if es is not None:
-        _require_es(es)
     from movierec.pipeline.download import progress_bar
 
     options = RunOptions(
@@ -268,7 +305,9 @@ def pipeline_run(
     except (ExportFailed, NotPublished) as exc:
         _fail(str(exc))
     finally:
-        spark.stop()
+        stop_session(spark)  # and its JVM: `demo` serves next, in this process
+        if unpacked is not None:
+            shutil.rmtree(unpacked, ignore_errors=True)
     typer.echo("\n" + report.table())
     if report.cleaning.counts:
         typer.echo("\ncleaning:\n  " + "\n  ".join(report.cleaning.lines()))
@@ -403,6 +442,52 @@ def index_migrate() -> None:
 
 
 @app.command()
+def backup(
+    list_only: Annotated[bool, typer.Option("--list", help="list this prefix's snapshots instead")] = False,
+) -> None:
+    """Snapshot the serving version and every unversioned index (API ratings' home, deletions, consents,
+    model cards, added movies ...) into MOVIEREC_SNAPSHOT_REPOSITORY."""
+    from movierec.search import backup as snapshots
+    from movierec.search import indices
+
+    settings = get_settings()
+    es = _es_client()
+    _require_es(es)
+    names = indices.IndexNames(settings.index_prefix)
+    if list_only:
+        kept = snapshots.snapshots(es, names, settings.snapshot_repository)
+        if not kept:
+            typer.echo(f"no snapshot of {names.prefix}* in '{settings.snapshot_repository}' yet")
+        for snap in kept:
+            typer.echo(
+                f"{snap.name}  {snap.started}  {snap.state}  version {snap.version}  {len(snap.indices)} indices"
+            )
+        return
+    snap = snapshots.create(es, names, settings.snapshot_repository, settings.snapshot_location)
+    typer.echo(
+        f"snapshot {snap.name} in repository '{settings.snapshot_repository}': serving version {snap.version}, "
+        f"{len(snap.indices)} indices ({', '.join(snap.indices)})"
+    )
+
+
+@app.command()
+def restore(
+    snapshot: Annotated[str | None, typer.Option(help="snapshot name (default: this prefix's newest)")] = None,
+    replace: Annotated[bool, typer.Option(help="delete the snapshot's indices that exist, then restore")] = False,
+) -> None:
+    """Restore a backup: its indices with their aliases; the aliases then serve its version."""
+    from movierec.search import backup as snapshots
+    from movierec.search import indices
+
+    settings = get_settings()
+    es = _es_client()
+    _require_es(es)
+    names = indices.IndexNames(settings.index_prefix)
+    snap = snapshots.restore(es, names, settings.snapshot_repository, snapshot=snapshot, replace=replace)
+    typer.echo(f"restored {snap.name}: {len(snap.indices)} indices; serving version {snap.version}")
+
+
+@app.command()
 def catalog(
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of Markdown")] = False,
     mappings: Annotated[Path | None, typer.Option(help="a folder of mapping files (default: the shipped ones)")] = None,
@@ -411,12 +496,13 @@ def catalog(
     import dataclasses
     import json
 
-    from movierec.catalog import load_catalog, render_markdown
+    from movierec.catalog import FILES, load_catalog, render_markdown
 
     settings = get_settings()
     entries = load_catalog(mappings)
     if as_json:
-        typer.echo(json.dumps([dataclasses.asdict(e) for e in entries], indent=2))
+        files = [dataclasses.asdict(f) for f in FILES]  # kind "file", with a path
+        typer.echo(json.dumps([dataclasses.asdict(e) for e in entries] + files, indent=2))
     else:
         typer.echo(render_markdown(entries, settings.index_prefix), nl=False)
 

@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     runs_dir: Path = Field(default_factory=lambda: default_home() / "runs", alias="MOVIEREC_RUNS_DIR")
     # Run folders kept (model card, rejected rows with their line numbers, checkpoints); older ones go.
     runs_retention: int = Field(5, ge=1, le=1000, alias="MOVIEREC_RUNS_RETENTION")
+    # Backups (`movierec backup` / `restore`): Elasticsearch snapshots into this repository. When it is
+    # not registered yet, an fs repository at MOVIEREC_SNAPSHOT_LOCATION (relative to the node's
+    # path.repo, which `es up` sets) is registered; empty: never register, the repository (any type:
+    # fs, s3, gcs, azure) must exist.
+    snapshot_repository: str = Field("movierec-backups", alias="MOVIEREC_SNAPSHOT_REPOSITORY")
+    snapshot_location: str = Field("movierec", alias="MOVIEREC_SNAPSHOT_LOCATION")
     api_key: str | None = Field(None, alias="MOVIEREC_API_KEY")
     # Request bodies above this answer 413 (paths ending in `:bulk` enforce their own, larger limit).
     max_body_bytes: int = Field(1_000_000, ge=1024, alias="MOVIEREC_MAX_BODY_BYTES")

@@ -50,6 +50,7 @@ def run_checks(settings: Settings, echo: Callable[[str], object]) -> int:
     else:
         problems += 1
         echo("FAIL  Maven (mvn) is needed once to fetch the Elasticsearch server build: apt-get install maven")
+    problems += check_es_home(settings, echo)
     try:
         echo(f"ok    Elasticsearch connection: {settings.es_connection().describe()}")
     except BadInput as exc:
@@ -84,3 +85,31 @@ def check_server(url: str, echo: Callable[[str], object]) -> bool:
         return False
     echo(f"ok    Elasticsearch {version.number} at {url} (Python client {CLIENT_VERSION})")
     return True
+
+
+def _readable_by_everyone(path: Path) -> Path | None:
+    """The first existing folder from / down to `path` that others cannot enter, or None."""
+    current = Path("/")
+    for part in path.resolve().parts[1:]:
+        current = current / part
+        if not current.exists():
+            return None
+        if not current.stat().st_mode & 0o001:
+            return current
+    return None
+
+
+def check_es_home(settings: Settings, echo: Callable[[str], object]) -> int:
+    """As root the node runs as MOVIEREC_ES_USER, which must reach MOVIEREC_ES_HOME: a folder only root
+    can enter (root's home, a `mktemp -d` folder) above it is something `es up` cannot fix."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return 0
+    blocked = _readable_by_everyone(settings.es_home)
+    if blocked is None:
+        echo(f"ok    MOVIEREC_ES_HOME {settings.es_home}: the node runs as '{settings.es_user}', who can reach it")
+        return 0
+    echo(
+        f"FAIL  MOVIEREC_ES_HOME {settings.es_home} is under {blocked}, which user '{settings.es_user}' (the node, "
+        "since Elasticsearch refuses root) cannot enter: unset it (default /var/lib/movierec/es) or pick another folder"
+    )
+    return 1

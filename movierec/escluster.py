@@ -129,18 +129,20 @@ class LocalCluster:
                 state.credentials[f"{role}_password"] = secrets.token_urlsafe(24)
         members = self.nodes(state)
         repo = members[0].spec.repo
-        repo.mkdir(parents=True, exist_ok=True)
-        for node in members:
-            self._reset_if_mode_changed(node, state)
-            node.prepare()
-            if security:
-                self._install_certs(node)
-                self._install_users(node, state)
-        if members[0]._run_user():
-            import subprocess
+        # A failed start leaves nothing behind: the folders this call created go again.
+        created = [p for p in (repo, *(n.node_dir for n in members)) if not p.exists()]
+        try:  # a failed start leaves nothing running and no folder it made
+            repo.mkdir(parents=True, exist_ok=True)
+            for node in members:
+                self._reset_if_mode_changed(node, state)
+                node.prepare()
+                if security:
+                    self._install_certs(node)
+                    self._install_users(node, state)
+            if members[0]._run_user():
+                import subprocess
 
-            subprocess.run(["chown", "-R", f"{self.settings.es_user}:", str(repo)], check=True)
-        try:  # a failed start leaves nothing running
+                subprocess.run(["chown", "-R", f"{self.settings.es_user}:", str(repo)], check=True)
             _start_all(members)
             members[0]._wait_ready(wait_s, nodes)
             if nodes == 1:
@@ -148,6 +150,8 @@ class LocalCluster:
         except BaseException:
             for node in members:
                 node.down()
+            for folder in created:
+                shutil.rmtree(folder, ignore_errors=True)
             raise
         self._save(state)
         how = (

@@ -155,12 +155,28 @@ def _parse(lines: DataFrame, names: list[str], select: tuple[str, ...], **option
 
 
 CSV_OPTIONS = {"quote": '"', "escape": '"', "mode": "PERMISSIVE"}
+USER_ID_MASK = "<userId>"
+
+
+def mask_user_id(ratings: DataFrame, position: int, sep: str) -> DataFrame:
+    """The raw line with its user id replaced by <userId> (when it is one: a positive integer).
+
+    The line is kept for rejected rows, which are written under runs/; without the user id they hold
+    no personal data, so erasure has nothing to find there (file and line number still locate the row
+    in the source file). Invalid ids (-5, "abc") identify nobody and stay, to show what was wrong."""
+    parts = F.split("_raw", rf"\Q{sep}\E")
+    masked = F.array_join(F.transform(parts, lambda x, i: F.when(i == position, USER_ID_MASK).otherwise(x)), sep)
+    is_id = F.expr("try_cast(trim(userId) AS INT)") > 0
+    return ratings.withColumn("_raw", F.when(is_id, masked).otherwise(F.col("_raw")))
 
 
 def _csv_file(spark: SparkSession, path: Path) -> tuple[DataFrame, DataFrame]:
     names = columns_by_name(path, read_header(path))
     every, lines = _lines(spark, path, header=True)
-    return _parse(lines, names, EXPECTED[path.name], **CSV_OPTIONS), every
+    parsed = _parse(lines, names, EXPECTED[path.name], **CSV_OPTIONS)
+    if "userId" in names:
+        parsed = mask_user_id(parsed, names.index("userId"), ",")
+    return parsed, every
 
 
 def _load_csv(spark: SparkSession, folder: Path) -> RawData:
@@ -177,7 +193,7 @@ def _load_dat(spark: SparkSession, folder: Path) -> RawData:
     opts = {"sep": "::", "quote": "\u0000"}
     ratings_lines, ratings_content = _lines(spark, folder / "ratings.dat", encoding=encoding)
     movies_lines, movies_content = _lines(spark, folder / "movies.dat", encoding=encoding)
-    ratings = _parse(ratings_content, list(RATING_COLUMNS), RATING_COLUMNS, **opts)
+    ratings = mask_user_id(_parse(ratings_content, list(RATING_COLUMNS), RATING_COLUMNS, **opts), 0, "::")
     movies = _parse(movies_content, list(MOVIE_COLUMNS), MOVIE_COLUMNS, **opts)
     lines = {"ratings.dat": ratings_lines, "movies.dat": movies_lines}
     return RawData("dat", ratings=ratings, movies=movies, links=None, lines=lines)
@@ -185,7 +201,9 @@ def _load_dat(spark: SparkSession, folder: Path) -> RawData:
 
 def _load_100k(spark: SparkSession, folder: Path) -> RawData:
     ratings_lines, ratings_content = _lines(spark, folder / "u.data")
-    ratings = _parse(ratings_content, list(RATING_COLUMNS), RATING_COLUMNS, sep="\t", quote="\u0000")
+    ratings = mask_user_id(
+        _parse(ratings_content, list(RATING_COLUMNS), RATING_COLUMNS, sep="\t", quote="\u0000"), 0, "\t"
+    )
     item_names = ["movieId", "title", "release_date", "video_release", "imdb_url"]
     item_names += [f"g_{i}" for i in range(len(ML100K_GENRES))]
     items_lines, items_content = _lines(spark, folder / "u.item", encoding="ISO-8859-1")

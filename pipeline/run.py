@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +27,8 @@ from pyspark.sql import functions as F
 from movierec.connection import EsConnection
 from movierec.errors import Failed
 from movierec.modelcard import card_from_document
-from movierec.pipeline import als, clean, consent, evaluate, export, features, tune
+from movierec.pipeline import als, clean, consent, evaluate, export, features, recovery, tune
+from movierec.pipeline.faults import pause_point
 from movierec.pipeline.load import DatasetError, RawData, load_movielens
 from movierec.pipeline.spark import executor_count
 from movierec.search import carryover, indices
@@ -139,12 +141,13 @@ class Loaded:
     deletions: list[dict]  # API deletions and erasures
     consents: list[dict]
     live_since: int  # epoch seconds: API ratings after this arrive during the run
+    recovered: list[str] = field(default_factory=list)  # what killed runs left, cleaned up or finished
 
     def detail(self) -> str:
         text = f"layout {self.raw.layout} from {self.source}"
         if self.live or self.deletions:
             text += f"; {len(self.live)} API ratings from version {self.previous}, {len(self.deletions)} API deletions"
-        return text
+        return "; ".join([text, *self.recovered])
 
 
 @dataclass
@@ -291,6 +294,7 @@ def run_pipeline(
     prune_runs(config.runs_dir, keep=config.runs_retention - 1)
     run_dir = config.runs_dir / report.version
     run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir.chmod(0o700)  # checkpoints (user ids) live here while the run works
     spark.sparkContext.setCheckpointDir(str(run_dir / "checkpoints"))
     run = _Run(
         spark, config, options, es, progress, report, indices.IndexNames(config.index_prefix, config.replicas), run_dir
@@ -313,9 +317,15 @@ def run_pipeline(
     docs = run.stage("vectors", vectors_stage, loaded, cleaned, feats, trained)
     card = write_model_card(run, trained)
     if run.indexing:
+        card["late_ratings"] = recovery.late_record(loaded.previous, loaded.live_since)
         run.stage("index", index_stage, docs, card)
+        pause_point("switched")
         if loaded.previous:
             run.stage("late ratings", late_stage, loaded, card)  # and late deletions
+            recovery.mark_late_done(es, run.names, report.version, card["late_ratings"])
+    # Spark's checkpoints hold ALS blocks keyed by user id and serve only this run (a run that fails
+    # leaves them to the next run's prune_runs).
+    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
     return report
 
 
@@ -324,13 +334,25 @@ def run_pipeline(
 
 def load_stage(run: _Run) -> Loaded:
     raw = load_movielens(run.spark, run.options.data)
+    recovered = (
+        recovery.recover(
+            run.es,
+            run.config.es,
+            run.names,
+            this_version=run.report.version,
+            consent_default=run.config.consent_default,
+        )
+        if run.indexing
+        else []
+    )
     # Ratings that came in through the API exist only in Elasticsearch: train on them and keep them.
     live_since = int(time.time())
     previous = indices.serving_version(run.es, run.names) if run.indexing else None
     live = carryover.fetch_live_ratings(run.es, run.names.concrete("ratings", previous)) if previous else []
     deletions = carryover.fetch_deletions(run.es, run.names) if run.indexing else []
     consents = carryover.fetch_consents(run.es, run.names) if run.indexing else []
-    return Loaded(run.options.data, raw, previous, live, deletions, consents, live_since)
+    pause_point("load")
+    return Loaded(run.options.data, raw, previous, live, deletions, consents, live_since, recovered)
 
 
 def clean_stage(run: _Run, loaded: Loaded) -> Cleaned:
@@ -338,11 +360,12 @@ def clean_stage(run: _Run, loaded: Loaded) -> Cleaned:
     movies, rejected_movies = clean.clean_movies(loaded.raw.movies, loaded.raw.links, report.cleaning)
     ratings, rejected_ratings = clean.clean_ratings(loaded.raw.ratings, report.cleaning)
     ratings = ratings.cache()
-    if ratings.isEmpty():  # before the API's ratings join: they cannot stand in for the data set
+    # Before the API's ratings join: they cannot stand in for the data set (nor its unknown movies).
+    if ratings.join(movies.select("movieId"), "movieId", "left_semi").isEmpty():
         rejected = _write_rejected(run, loaded, rejected_movies.unionByName(rejected_ratings))
         raise DatasetError(
-            f"{run.source}: the ratings file yields no ratings after cleaning ({rejected} rows rejected; "
-            f"their reasons are in {run.run_dir / 'rejected'})"
+            f"{run.source}: the ratings file yields no ratings of known movies after cleaning ({rejected} rows "
+            f"rejected; their reasons are in {run.run_dir / 'rejected'}); nothing was trained or published"
         )
     if run.options.max_users:
         keep = ratings.select("userId").distinct().orderBy("userId").limit(run.options.max_users)
@@ -381,14 +404,15 @@ def _write_rejected(run: _Run, loaded: Loaded, rejected: DataFrame) -> int:
 
 
 def prune_runs(runs_dir: Path, *, keep: int) -> list[Path]:
-    """Delete all but the newest `keep` run folders (names sort by time), before a new run starts."""
-    import shutil
-
+    """Delete all but the newest `keep` run folders (names sort by time), before a new run starts, and
+    the Spark checkpoints of the kept ones (a run that did not finish left them; they hold user ids)."""
     folders = sorted(p for p in Path(runs_dir).glob("v*") if p.is_dir()) if Path(runs_dir).is_dir() else []
     doomed = folders[: max(len(folders) - keep, 0)]
     for folder in doomed:
         shutil.rmtree(folder, ignore_errors=True)
         log.info("deleted run folder %s (MOVIEREC_RUNS_RETENTION)", folder)
+    for folder in folders[len(doomed) :]:
+        shutil.rmtree(folder / "checkpoints", ignore_errors=True)
     return doomed
 
 
@@ -494,6 +518,7 @@ def index_stage(run: _Run, docs: Documents, card: dict) -> Published:
     for kind, df in (("movies", docs.movies), ("users", docs.users), ("ratings", docs.ratings)):
         total = run.report.counts.get(kind)
         results[kind] = export.bulk_write(df, run.config.es, created[kind], progress=bar(kind), total=total)
+        pause_point(f"index:{kind}")
     failed = {kind: r.failed for kind, r in results.items() if r.failed}
     if failed:
         samples = [e for r in results.values() for e in r.errors][:3]
@@ -512,9 +537,7 @@ def index_stage(run: _Run, docs: Documents, card: dict) -> Published:
             for kind, parts in partitions.items()
         },
     }
-    indices.publish(es, names, version, written)
-    indices.ensure_shared_indices(es, names)
-    es.index(index=names.models, id=version, document=card, refresh=True)
+    indices.publish(es, names, version, written, card)  # the card, marked complete, before the switch
     run.report.published = True
     run.report.spark = card["spark"]
     return Published(version, written, partitions)

@@ -253,19 +253,64 @@ def wait_for_copies(es: Elasticsearch, index_list: list[str], *, timeout_s: floa
     return health.body
 
 
-def publish(es: Elasticsearch, names: IndexNames, version: str, expected: dict[str, int]) -> list[str]:
-    """Verify, wait for every copy, switch every alias at once, prune old versions; returns the pruned."""
+def publish(
+    es: Elasticsearch, names: IndexNames, version: str, expected: dict[str, int], card: dict | None = None
+) -> list[str]:
+    """Verify, wait for every copy, record the version as complete (its model card), switch every alias
+    at once, prune old versions; returns the pruned versions. The card is written before the switch: a
+    run killed right after it serves a version that is already known to be complete."""
     verify_counts(es, names, version, expected)
     wait_for_copies(es, [names.concrete(kind, version) for kind in VERSIONED_KINDS])
+    mark_complete(es, names, version, card if card is not None else {"model_version": version})
     switch_to(es, names, version)
     return prune(es, names, keep=KEEP_VERSIONS)
 
 
+def mark_complete(es: Elasticsearch, names: IndexNames, version: str, card: dict) -> None:
+    """The model card with `complete: true`: this version's load finished and its counts were verified."""
+    ensure_shared_indices(es, names)
+    es.index(index=names.models, id=version, document={**card, "complete": True}, refresh=True)
+
+
+def complete_versions(es: Elasticsearch, names: IndexNames) -> list[str]:
+    """Versions with every kind of index and a model card that marks them complete, oldest first.
+
+    A card without the `complete` field predates it: cards were then written only after a verified
+    load, so it counts as complete. A version without a card never finished its load."""
+    candidates = versions(es, names)
+    if not candidates or not es.indices.exists(index=names.models):
+        return []
+    docs = es.mget(index=names.models, ids=candidates, source_includes=["complete"])["docs"]
+    return [v for v, d in zip(candidates, docs, strict=True) if d.get("found") and d["_source"].get("complete", True)]
+
+
+def incomplete_versions(es: Elasticsearch, names: IndexNames) -> list[str]:
+    """Versions with some index under the prefix but no complete record (a killed or failed load),
+    never the serving one; oldest first."""
+    found = set()
+    for kind in VERSIONED_KINDS:
+        for index in es.indices.get(index=names.concrete(kind, "*"), expand_wildcards="all", ignore_unavailable=True):
+            found.add(index.removeprefix(names.concrete(kind, "")))
+    return sorted(found - set(complete_versions(es, names)) - {serving_version(es, names)})
+
+
+def drop_incomplete(es: Elasticsearch, names: IndexNames, *, before: str | None = None) -> list[str]:
+    """Delete the indices of incomplete versions older than `before` (this run's own version, so a
+    version a run is writing right now is never touched by that run); returns them."""
+    doomed = [v for v in incomplete_versions(es, names) if before is None or v < before]
+    for version in doomed:
+        drop_version(es, names, version)
+        log.warning("deleted incomplete version %s (a run that did not finish)", version)
+    return doomed
+
+
 def prune(es: Elasticsearch, names: IndexNames, *, keep: int = KEEP_VERSIONS) -> list[str]:
+    """Keep the serving version and the newest `keep` complete ones; incomplete versions do not count
+    (a killed run's half-written version must not push out the last good one)."""
     serving = serving_version(es, names)
-    all_versions = versions(es, names)
-    keep_set = set(all_versions[-keep:]) | {serving}
-    dropped = [v for v in all_versions if v not in keep_set]
+    complete = complete_versions(es, names)
+    keep_set = set(complete[-keep:]) | {serving}
+    dropped = [v for v in complete if v not in keep_set]
     for version in dropped:
         drop_version(es, names, version)
     return dropped
@@ -279,18 +324,22 @@ def drop_version(es: Elasticsearch, names: IndexNames, version: str) -> None:
 def rollback(es: Elasticsearch, names: IndexNames) -> str:
     """Serve the version before the current one."""
     current = serving_version(es, names)
-    older = [v for v in versions(es, names) if current is None or v < current]
+    older = [v for v in complete_versions(es, names) if current is None or v < current]
     if not older:
         kept = f"no version older than {current}" if current else "no version"
-        raise NoSuchVersion(f"{kept} is kept under {names.prefix}*: nothing to roll back to")
+        raise NoSuchVersion(f"{kept} is kept complete under {names.prefix}*: nothing to roll back to")
     switch_to(es, names, older[-1])
     return older[-1]
 
 
 def status(es: Elasticsearch, names: IndexNames) -> list[dict]:
     serving = serving_version(es, names)
+    complete = set(complete_versions(es, names))
     rows = []
-    for version in versions(es, names):
-        counts = {kind: es.count(index=names.concrete(kind, version))["count"] for kind in VERSIONED_KINDS}
-        rows.append({"version": version, "serving": version == serving, **counts})
+    for version in sorted(complete | set(incomplete_versions(es, names)) | ({serving} - {None})):
+        counts = {}
+        for kind in VERSIONED_KINDS:
+            index = names.concrete(kind, version)
+            counts[kind] = es.count(index=index)["count"] if es.indices.exists(index=index) else None
+        rows.append({"version": version, "serving": version == serving, "complete": version in complete, **counts})
     return rows

@@ -21,14 +21,16 @@ SHARED = REPO.parent / "shared" / "data" / "movielens"
 
 @pytest.fixture(scope="session")
 def es_url(tmp_path_factory) -> str:
+    from movierec.escluster import LocalCluster
     from movierec.esnode import LocalNode
 
-    node = LocalNode(Settings(), url=TEST_ES_URL)
-    started_here = node.read_pid() is None
-    node.up()
+    # Through LocalCluster (one node), so the node has path.repo for the snapshot tests, as `es up` does.
+    cluster = LocalCluster(Settings(), url=TEST_ES_URL)
+    started_here = LocalNode(Settings(), url=TEST_ES_URL).read_pid() is None
+    cluster.up(1, wait_s=240)
     yield TEST_ES_URL
     if started_here and not os.environ.get("MOVIEREC_KEEP_TEST_ES"):
-        node.down()
+        cluster.down()
 
 
 @pytest.fixture(scope="session")

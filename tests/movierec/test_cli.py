@@ -54,3 +54,34 @@ def test_the_installed_command_prints_no_traceback_and_no_locals():
     proc = subprocess.run([str(movierec), "index", "rollback"], capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr + proc.stdout
     assert proc.stderr.startswith("error: Elasticsearch is not reachable") and proc.stderr.count("\n") == 1
+
+
+def test_an_unexpected_error_is_one_line_with_a_hint_without_secrets_and_debug_shows_it(monkeypatch):
+    from movierec import catalog
+    from movierec.config import get_settings
+
+    def broken(_mappings=None):
+        raise RuntimeError("could not read with key s3cr3t-value\n  at line 2 of a long Java trace\n  ...")
+
+    monkeypatch.setenv("MOVIEREC_API_KEY", "s3cr3t-value")
+    monkeypatch.setattr(catalog, "load_catalog", broken)
+    get_settings.cache_clear()
+    try:
+        stderr = one_line_error(CliRunner().invoke(app, ["catalog"]))
+        assert stderr == (
+            "error: RuntimeError: could not read with key **** (unexpected; re-run with --debug for the traceback)\n"
+        )
+        debug = CliRunner().invoke(app, ["--debug", "catalog"])
+        assert isinstance(debug.exception, RuntimeError)
+    finally:
+        get_settings.cache_clear()
+
+
+def test_pipeline_run_with_elasticsearch_unreachable_is_one_line():
+    movierec = Path(sys.executable).parent / "movierec"
+    env = {"PATH": str(movierec.parent), "ES_URL": "http://127.0.0.1:1", "HOME": str(Path.home())}
+    proc = subprocess.run(
+        [str(movierec), "pipeline", "run", "--no-evaluate"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.startswith("error: Elasticsearch is not reachable") and proc.stderr.count("\n") == 1

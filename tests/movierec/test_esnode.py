@@ -1,3 +1,4 @@
+import os
 import socket
 from pathlib import Path
 
@@ -129,3 +130,41 @@ def test_a_node_folder_moving_to_another_version_gets_that_versions_config(tmp_p
         conf / "elasticsearch.yml"
     ).read_text()
     assert (old.node_dir / "data" / "kept").read_text() == "indices"
+
+
+def test_a_failed_es_up_leaves_no_folder_behind(tmp_path):
+    import socket
+
+    from movierec.config import Settings
+    from movierec.escluster import LocalCluster
+    from movierec.esnode import EsNodeError
+
+    with socket.socket() as taken:  # another process on the node's port: `es up` must fail
+        taken.bind(("127.0.0.1", 8403))
+        taken.listen()
+        cluster = LocalCluster(Settings(MOVIEREC_ES_HOME=tmp_path / "es"), url="http://127.0.0.1:8403")
+        with pytest.raises(EsNodeError, match="port 8403 on 127.0.0.1 is taken"):
+            cluster.up(1, wait_s=5)
+    assert not (tmp_path / "es").exists() or list((tmp_path / "es").iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs the node as another user")
+def test_check_names_an_es_home_the_node_user_cannot_reach(tmp_path):
+    from movierec.config import Settings
+    from movierec.doctor import check_es_home
+
+    closed = tmp_path / "root-only"
+    closed.mkdir(mode=0o700)
+    lines = []
+    assert check_es_home(Settings(MOVIEREC_ES_HOME=closed / "es"), lines.append) == 1
+    assert lines[0].startswith("FAIL") and str(closed) in lines[0]
+    assert check_es_home(Settings(MOVIEREC_ES_HOME="/var/lib/movierec/es"), lines.append) == 0
+
+
+@pytest.mark.es
+def test_es_status_says_when_security_is_off(es_url):
+    from movierec.config import Settings
+    from movierec.escluster import LocalCluster
+
+    first = LocalCluster(Settings(), url=es_url).status()[0]
+    assert "security OFF" in first and "status" in first

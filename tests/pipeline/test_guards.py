@@ -72,7 +72,8 @@ def test_rejected_rows_keep_file_line_and_raw_text_and_ids_must_be_positive(spar
     }
     assert by_line[total_lines - 1]["reason"] == "userId not positive"
     assert by_line[total_lines]["reason"] == "extra fields after the expected columns"
-    assert by_line[total_lines]["line"] == "2,5,4.0,1000000003,surplus"
+    # A valid user id is masked (rejected rows hold no personal data); file and line locate the row.
+    assert by_line[total_lines]["line"] == "<userId>,5,4.0,1000000003,surplus"
     assert oct(part.stat().st_mode & 0o777) == "0o600"
 
 
@@ -80,7 +81,7 @@ def test_rejected_rows_keep_file_line_and_raw_text_and_ids_must_be_positive(spar
 @pytest.mark.es
 def test_a_ratings_file_with_only_its_header_is_a_named_error_and_publishes_nothing(spark, es, settings, tmp_path):
     folder = dataset(tmp_path / "d", users=0)
-    with pytest.raises(DatasetError, match="yields no ratings after cleaning"):
+    with pytest.raises(DatasetError, match="yields no ratings of known movies after cleaning"):
         run_pipeline(spark, PipelineConfig.of(settings), RunOptions(data=folder, evaluate=False), es, lambda _: None)
     assert indices.serving_version(es, indices.IndexNames(settings.index_prefix)) is None
 
@@ -129,7 +130,38 @@ def test_only_the_newest_run_folders_are_kept(tmp_path):
 
     for name in ("v20260101000000-aaaa", "v20260102000000-bbbb", "v20260103000000-cccc", "v20260104000000-dddd"):
         (tmp_path / name / "rejected").mkdir(parents=True)
+        (tmp_path / name / "checkpoints" / "rdd-1").mkdir(parents=True)
     deleted = prune_runs(tmp_path, keep=2)
     assert [p.name for p in deleted] == ["v20260101000000-aaaa", "v20260102000000-bbbb"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v20260103000000-cccc", "v20260104000000-dddd"]
+    # A kept run's checkpoints (left by a run that failed) go too: they hold ALS blocks keyed by user id.
+    assert [p.name for p in (tmp_path / "v20260104000000-dddd").iterdir()] == ["rejected"]
     assert prune_runs(tmp_path / "missing", keep=1) == []
+
+
+@pytest.mark.spark
+@pytest.mark.es
+@pytest.mark.slow
+def test_no_known_ratings_is_named_even_with_api_ratings_and_another_source_says_what_it_replaces(
+    spark, es, settings, tmp_path
+):
+    from fastapi.testclient import TestClient
+
+    from movierec.service.main import create_app
+
+    config, names = PipelineConfig.of(settings), indices.IndexNames(settings.index_prefix)
+    first_folder = dataset(tmp_path / "first")
+    first = run_pipeline(spark, config, RunOptions(data=first_folder, evaluate=False), es, lambda _: None)
+    with TestClient(create_app()) as client:  # an API rating the run would carry over
+        assert client.post("/users/3/ratings", json={"movie_id": 2, "rating": 4.0}).status_code == 200
+    unknown = dataset(tmp_path / "unknown", users=5)
+    (unknown / "ratings.csv").write_text(
+        "userId,movieId,rating,timestamp\n1,500,4.0,1000000000\n2,501,3.0,1000000001\n"
+    )
+    with pytest.raises(DatasetError, match="no ratings of known movies after cleaning"):
+        run_pipeline(spark, config, RunOptions(data=unknown, evaluate=False), es, lambda _: None)
+    assert indices.serving_version(es, names) == first.version
+    lines = []
+    other = run_pipeline(spark, config, RunOptions(data=dataset(tmp_path / "other"), evaluate=False), es, lines.append)
+    assert other.published
+    assert any(line.startswith("[guards]") and f"replaces dataset {first_folder}" in line for line in lines), lines

@@ -82,3 +82,20 @@ def test_the_serving_version_reads_the_same_from_the_sync_and_the_async_client(e
     assert indices.serving_version(es, names) is None and asyncio.run(read_async()) is None
     indices.publish(es, names, "v1", load(es, names, "v1", 1))
     assert indices.serving_version(es, names) == asyncio.run(read_async()) == "v1"
+
+
+def test_a_half_written_version_neither_pushes_out_the_last_good_one_nor_is_rolled_back_to(es, prefix):
+    """The issue's case: a killed index stage left `-<version>` indices; the next run's pruning kept the
+    two newest versions by name (deleting the last good one) and rollback switched to the half-written one."""
+    names = indices.IndexNames(prefix)
+    indices.publish(es, names, "v1", load(es, names, "v1", 3))
+    load(es, names, "v2", 1)  # killed: indices created and partly filled, never verified
+    indices.publish(es, names, "v3", load(es, names, "v3", 2))
+    assert indices.complete_versions(es, names) == ["v1", "v3"]
+    assert indices.incomplete_versions(es, names) == ["v2"]
+    rows = {r["version"]: r for r in indices.status(es, names)}
+    assert (rows["v2"]["complete"], rows["v1"]["complete"], rows["v3"]["serving"]) == (False, True, True)
+    assert indices.rollback(es, names) == "v1" and titles(es, names) == {"v1"}
+    indices.switch_to(es, names, "v3")
+    assert indices.drop_incomplete(es, names, before="v4") == ["v2"]
+    assert indices.versions(es, names) == ["v1", "v3"] and indices.incomplete_versions(es, names) == []
