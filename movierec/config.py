@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     # Run folders kept (model card, rejected rows with their line numbers, checkpoints); older ones go.
     runs_retention: int = Field(5, ge=1, le=1000, alias="MOVIEREC_RUNS_RETENTION")
     api_key: str | None = Field(None, alias="MOVIEREC_API_KEY")
+    # POST /ratings:bulk has its own body limit (413 above it): 10,000 events of about 100 bytes each
+    # with room to spare; the default limit of the other routes is far smaller.
+    max_bulk_body_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024, alias="MOVIEREC_MAX_BULK_BODY_BYTES"
+    )
     # true: no taste profile for a user until they consent (opt-in); false: until they object (opt-out).
     consent_required: bool = Field(False, alias="MOVIEREC_CONSENT_REQUIRED")
 
