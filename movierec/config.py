@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     api_key: str | None = Field(None, alias="MOVIEREC_API_KEY")
     # POST /ratings:bulk has its own body limit (413 above it): 10,000 events of about 100 bytes each
     # with room to spare; the default limit of the other routes is far smaller.
+    # false: rating writes refold only the user (no live movie statistics or audience sums), as before
+    # issue 14; benchmarks/writes.py compares both.
+    live_updates: bool = Field(True, alias="MOVIEREC_LIVE_UPDATES")
     max_bulk_body_bytes: int = Field(
         4 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024, alias="MOVIEREC_MAX_BULK_BODY_BYTES"
     )

@@ -130,6 +130,45 @@ def parse_batch(body: bytes, *, max_events: int) -> list[Event]:
     return sorted([*parsed, *(events or [])], key=lambda e: e.line or 0)
 
 
+def read_events(path_lines: Iterable[str], *, csv_format: bool) -> Iterable[Event]:
+    """A file's events, one a line (NDJSON objects, or CSV with a header naming userId/user_id,
+    movieId/movie_id, rating, timestamp and optionally event_id): each an Event or a rejected one with
+    the line number. A CSV row without event_id gets `csv:<user>:<movie>:<timestamp>`, so ingesting a
+    file again is recognised as duplicates."""
+    import csv
+
+    if not csv_format:
+        for number, line in enumerate(path_lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield _rejected(number, f"line {number} is not JSON: {exc.msg}")
+                continue
+            yield event_of(raw, number)
+        return
+    aliases = {"userId": "user_id", "movieId": "movie_id"}
+    reader = csv.reader(path_lines)
+    header = [aliases.get(h.strip(), h.strip()) for h in next(reader, [])]
+    for number, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        raw: dict = dict(zip(header, row, strict=False))
+        try:
+            for key in ("user_id", "movie_id", "timestamp"):
+                if raw.get(key, "") != "":
+                    raw[key] = int(raw[key])
+                else:
+                    raw.pop(key, None)
+            raw["rating"] = float(raw["rating"])
+        except (ValueError, KeyError) as exc:
+            yield _rejected(number, f"line {number}: not a rating row ({exc})")
+            continue
+        raw.setdefault("event_id", f"csv:{raw.get('user_id')}:{raw.get('movie_id')}:{raw.get('timestamp', '')}")
+        yield event_of(raw, number)
+
+
 # --- a user's ratings -------------------------------------------------------------------------------
 
 

@@ -85,11 +85,16 @@ async def _submit(
     event: Event,
     consent_default: bool,
     queue: WriteQueue | None,
+    live_updates: bool,
 ) -> RatingResult:
     if queue is not None:
-        result = await queue.submit(es, names, model, [event], consent_default=consent_default)
+        result = await queue.submit(
+            es, names, model, [event], consent_default=consent_default, live_updates=live_updates
+        )
     else:  # a caller without the app's queue (scripts, tests): the same batch, refreshed alone
-        result = await writes.apply_batch(es, names, model, [event], consent_default=consent_default)
+        result = await writes.apply_batch(
+            es, names, model, [event], consent_default=consent_default, live_updates=live_updates
+        )
         await es.indices.refresh(index=writes.visible_indices(names))
     if event.outcome == Outcome.NOT_FOUND:
         raise RatingNotFound(event.reason)
@@ -120,10 +125,11 @@ async def add_rating(
     *,
     consent_default: bool = True,
     queue: WriteQueue | None = None,
+    live_updates: bool = True,
 ) -> RatingResult:
     """Store (or replace) one rating; the user, the movie's statistics and audience follow at once."""
     event = Event(user_id, movie_id, rating, now_seconds())
-    return await _submit(es, names, model, event, consent_default, queue)
+    return await _submit(es, names, model, event, consent_default, queue, live_updates)
 
 
 async def remove_rating(
@@ -135,10 +141,11 @@ async def remove_rating(
     *,
     consent_default: bool = True,
     queue: WriteQueue | None = None,
+    live_updates: bool = True,
 ) -> RatingResult:
     """Delete a rating, remember the deletion (so a retrain does not bring it back), refold the user."""
     event = Event(user_id, movie_id, None, now_seconds())
-    return await _submit(es, names, model, event, consent_default, queue)
+    return await _submit(es, names, model, event, consent_default, queue, live_updates)
 
 
 async def user_ratings(es: AsyncElasticsearch, names: IndexNames, user_id: int) -> list[dict]:

@@ -28,7 +28,7 @@ import logging
 import random
 import statistics
 from collections import defaultdict
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -546,6 +546,39 @@ async def move_audience(
     await es.indices.refresh(index=visible_indices(names))
 
 
+INGEST_BATCH = 10_000  # events per batch, as POST /ratings:bulk takes them
+
+
+async def ingest(
+    es: AsyncElasticsearch,
+    names: IndexNames,
+    model: ModelCard,
+    events: Iterable[Event],
+    *,
+    consent_default: bool = True,
+    progress: Callable[[int], None] = lambda _: None,
+) -> dict[str, int]:
+    """A file's events through the same batches as POST /ratings:bulk; -> counts per outcome."""
+    totals = dict.fromkeys(outcome_counts([]), 0)
+    chunk: list[Event] = []
+
+    async def flush() -> None:
+        await apply_batch(es, names, model, chunk, consent_default=consent_default)
+        await es.indices.refresh(index=visible_indices(names))
+        for key, value in outcome_counts(chunk).items():
+            totals[key] += value
+        progress(len(chunk))
+        chunk.clear()
+
+    for event in events:
+        chunk.append(event)
+        if len(chunk) >= INGEST_BATCH:
+            await flush()
+    if chunk:
+        await flush()
+    return totals
+
+
 # ---- one batch at a time per process ------------------------------------------------------------------
 
 
@@ -677,5 +710,6 @@ def _settle(group: list, exc: Exception) -> None:
 def outcome_counts(events: Sequence[Event]) -> dict[str, int]:
     counts = dict.fromkeys((Outcome.APPLIED, Outcome.REPLACED, Outcome.DELETED, Outcome.DUPLICATE, Outcome.REJECTED), 0)
     for e in events:
-        counts[e.outcome or Outcome.REJECTED] += 1
+        outcome = e.outcome if e.outcome in counts else Outcome.REJECTED
+        counts[outcome] += 1
     return counts

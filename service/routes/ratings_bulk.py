@@ -56,7 +56,9 @@ async def bulk_ratings(request: Request, es: EsDep, names: NamesDep, settings: S
             raise HTTPException(status_code=413, detail=str(exc)) from None
         raise BadInput(str(exc)) from None
     model = await request.app.state.models.current(es, names)
-    result = await request.app.state.writes.submit(es, names, model, events, consent_default=settings.consent_default)
+    result = await request.app.state.writes.submit(
+        es, names, model, events, consent_default=settings.consent_default, live_updates=settings.live_updates
+    )
     return bulk_answer(result)
 
 

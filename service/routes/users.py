@@ -56,7 +56,15 @@ async def rate_movie(
     model = await request.app.state.models.current(es, names)
     queue = request.app.state.writes
     result = await ratings.add_rating(
-        es, names, model, user_id, body.movie_id, body.rating, consent_default=settings.consent_default, queue=queue
+        es,
+        names,
+        model,
+        user_id,
+        body.movie_id,
+        body.rating,
+        consent_default=settings.consent_default,
+        queue=queue,
+        live_updates=settings.live_updates,
     )
     return RatingOut.of(result)
 
@@ -69,7 +77,14 @@ async def delete_rating(
     model = await request.app.state.models.current(es, names)
     queue = request.app.state.writes
     result = await ratings.remove_rating(
-        es, names, model, user_id, movie_id, consent_default=settings.consent_default, queue=queue
+        es,
+        names,
+        model,
+        user_id,
+        movie_id,
+        consent_default=settings.consent_default,
+        queue=queue,
+        live_updates=settings.live_updates,
     )
     return RatingOut.of(result, deleted=True)
 
