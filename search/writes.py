@@ -292,8 +292,9 @@ async def _commit_users(
             after = {m: dict(e) for m, e in before.items()}
             changed = live.apply_events(after, events)
             source = seen[u].get("_source", {}) if seen[u].get("found") else {}
-            if after == before and seen[u].get("found") and "ratings" in source:
-                result.users[u] = source  # duplicates only: nothing to write
+            stored = any(e.outcome in (Outcome.APPLIED, Outcome.REPLACED) for e in events)
+            if not changed and not stored:  # duplicates and deletions of nothing only: nothing to write
+                result.users[u] = source
                 continue
             plans.append((u, before, after, changed, source))
         allowed_ids = {m for u, _, after, _, _ in plans if consents[u] for m in after}
@@ -401,6 +402,8 @@ async def apply_movie_deltas(
     """Add each delta to its movie with a conditional partial update; conflicts are read again and
     retried. The statistics are exact; the audience refreshed from the stored ratings past the threshold."""
     pending = sorted(deltas)
+    if not pending:
+        return
     overall = model.user_mean
     for attempt in range(1, MOVIE_ATTEMPTS + 1):
         docs = (await es.mget(index=names.movies, ids=[str(m) for m in pending], source_includes=MOVIE_STAT_FIELDS))[
