@@ -1,9 +1,9 @@
 """A user's data: export it (portability) and erase it (right to erasure) in every kept version.
 
 Erasure first records itself in the deletions index, so the next pipeline run drops the user's rows
-from the MovieLens files too, and a failure half-way is finished by calling it again. Aggregates
-computed before the erasure (a movie's mean rating, audience vectors) no longer identify anyone and
-are rebuilt without the user at the next run.
+from the MovieLens files too, and a failure half-way is finished by calling it again. With the serving
+model, the user's ratings and vector leave the serving version's live movie statistics and audience
+sums first (search/writes.py); the older kept version's aggregates are rebuilt at the next run.
 """
 
 from __future__ import annotations
