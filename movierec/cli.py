@@ -103,6 +103,45 @@ spark_app = typer.Typer(
     help="A local standalone Spark cluster (master + workers) from the Spark in pyspark.", no_args_is_help=True
 )
 app.add_typer(spark_app, name="spark")
+ratings_app = typer.Typer(help="Rating streams: files of rating events.", no_args_is_help=True)
+app.add_typer(ratings_app, name="ratings")
+
+
+@ratings_app.command("ingest")
+def ratings_ingest(
+    file: Annotated[Path, typer.Argument(help="CSV (userId,movieId,rating[,timestamp][,event_id]) or NDJSON")],
+) -> None:
+    """Apply a file of rating events through the API's write path (batches of 10,000, like
+    POST /ratings:bulk): live statistics, audience vectors, idempotent by event_id."""
+    import asyncio
+
+    from movierec.search import live, writes
+    from movierec.search.client import async_client
+    from movierec.search.indices import IndexNames
+    from movierec.search.ratings import ModelCache
+
+    if not file.is_file():
+        _fail(f"{file}: no such file")
+    settings = get_settings()
+    names = IndexNames(settings.index_prefix)
+    with file.open(encoding="utf-8", errors="strict") as handle:
+        total = sum(1 for line in handle if line.strip())
+    csv_format = file.suffix.lower() == ".csv"
+
+    async def go() -> dict[str, int]:
+        async with async_client(settings.es_connection()) as es:
+            model = await ModelCache().current(es, names)
+            with file.open(encoding="utf-8") as handle, typer.progressbar(length=total, label="ingesting") as bar:
+                events = live.read_events(handle, csv_format=csv_format)
+                return await writes.ingest(
+                    es, names, model, events, consent_default=settings.consent_default, progress=bar.update
+                )
+
+    try:
+        counts = asyncio.run(go())
+    except UnicodeDecodeError as exc:
+        _fail(f"{file}: not UTF-8 (byte {exc.start})")
+    typer.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
 def _spark_cluster(port: int, ui_port: int) -> LocalSparkCluster:

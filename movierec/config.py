@@ -64,6 +64,14 @@ class Settings(BaseSettings):
     # in-process, so with N uvicorn workers a client gets up to N times this.
     rate_limit_per_s: float = Field(0.0, ge=0.0, allow_inf_nan=False, alias="MOVIEREC_RATE_LIMIT")
     rate_limit_burst: int = Field(20, ge=1, alias="MOVIEREC_RATE_LIMIT_BURST")
+    # POST /ratings:bulk has its own body limit (413 above it): 10,000 events of about 100 bytes each
+    # with room to spare; the default limit of the other routes is far smaller.
+    # false: rating writes refold only the user (no live movie statistics or audience sums), as before
+    # issue 14; benchmarks/writes.py compares both.
+    live_updates: bool = Field(True, alias="MOVIEREC_LIVE_UPDATES")
+    max_bulk_body_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024, alias="MOVIEREC_MAX_BULK_BODY_BYTES"
+    )
     # true: no taste profile for a user until they consent (opt-in); false: until they object (opt-out).
     consent_required: bool = Field(False, alias="MOVIEREC_CONSENT_REQUIRED")
 

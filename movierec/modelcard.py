@@ -19,10 +19,18 @@ class ModelCard:
     reg_param: float
     alpha: float
     gram: np.ndarray | None
+    # The live updates' baselines (training time): the mean of every rating (damped averages) and of
+    # every user vector (audience vectors). None on a card from before they were recorded.
+    rating_mean: float | None = None
+    user_mean: np.ndarray | None = None
 
 
 def card_from_document(version: str, doc: dict) -> ModelCard:
     """The fold-in's view of a model card document (as stored in the models index)."""
     params = doc["params"]
     gram = np.array(doc["item_gram"]) if doc.get("item_gram") else None
-    return ModelCard(version, params["implicit"], params["reg_param"], params["alpha"], gram)
+    live = doc.get("live") or {}
+    user_mean = np.array(live["user_mean_vector"]) if live.get("user_mean_vector") else None
+    return ModelCard(
+        version, params["implicit"], params["reg_param"], params["alpha"], gram, live.get("rating_mean"), user_mean
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
 from pyspark.ml.feature import PCA
 from pyspark.ml.functions import array_to_vector, vector_to_array
 from pyspark.ml.recommendation import ALS, ALSModel
@@ -12,9 +13,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from movierec.pipeline.params import EXPLICIT_DEFAULTS, AlsParams  # noqa: F401  (re-exported: als.AlsParams)
+from movierec.search.domain import LIKED_MIN_RATING  # "liked" for the audience vector, pipeline and API
 
-# "Liked" for the audience vector: the users who rated the movie at least this high.
-LIKED_MIN_RATING = 4.0
 # Damping of the baseline biases (Koren's shrinkage): a movie with few ratings keeps a small bias.
 ITEM_BIAS_DAMPING = 5.0
 USER_BIAS_DAMPING = 10.0
@@ -84,6 +84,12 @@ def user_factors(model: ALSModel) -> DataFrame:
     return model.userFactors.select(F.col("id").alias("userId"), F.col("features").alias("user_vector"))
 
 
+def users_mean(users: DataFrame) -> np.ndarray:
+    """The mean of all users' vectors: the audience vectors' baseline (in the model card, for the API's
+    live audience updates)."""
+    return users.select(Summarizer.mean(array_to_vector("user_vector")).alias("m")).first()["m"].toArray()
+
+
 def audience_vectors(ratings: DataFrame, users: DataFrame, *, min_rating: float = LIKED_MIN_RATING) -> DataFrame:
     """movieId, audience_vector, audience_size: "people who liked this also liked".
 
@@ -92,7 +98,7 @@ def audience_vectors(ratings: DataFrame, users: DataFrame, *, min_rating: float 
     predicted to like the item than users in general. Without the subtraction a big audience
     (Toy Story's) scores like everyone and gets the all-time most popular movies back.
     """
-    overall = users.select(Summarizer.mean(array_to_vector("user_vector")).alias("m")).first()["m"].toArray()
+    overall = users_mean(users)
     liked = ratings.where(F.col("rating") >= min_rating).join(users, "userId")
     means = liked.groupBy("movieId").agg(
         vector_to_array(Summarizer.mean(array_to_vector("user_vector"))).alias("liked_mean"),

@@ -6,15 +6,19 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
-# Weight of the global mean in the damped average: a movie needs about this many ratings
-# before its own mean dominates, so a single 5-star rating does not rank first.
-DAMPING = 10.0
+from movierec.search.domain import DAMPING  # one damping for the pipeline and the live statistics
+
 ACTIVITY_BUCKETS = ((20, "light"), (100, "regular"), (500, "heavy"))
+
+
+def global_mean_rating(ratings: DataFrame) -> float:
+    """The mean of every rating: what a movie's damped average starts from (also in the model card)."""
+    return ratings.agg(F.avg("rating")).first()[0] or 0.0
 
 
 def movie_stats(ratings: DataFrame, *, damping: float = DAMPING) -> DataFrame:
     """movieId, num_ratings, avg_rating, damped_rating, popularity."""
-    global_mean = ratings.agg(F.avg("rating")).first()[0] or 0.0
+    global_mean = global_mean_rating(ratings)
     return ratings.groupBy("movieId").agg(
         F.count("*").alias("num_ratings"),
         F.avg("rating").alias("avg_rating"),

@@ -208,6 +208,7 @@ class Trained:
     items: DataFrame  # cached item factors
     user_vectors: DataFrame
     gram: np.ndarray  # Y^T Y of exactly the served item factors: the real-time fold-in needs it
+    live: dict | None = None  # the baselines of the API's live statistics and audience vectors (search/writes.py)
 
     def detail(self) -> str:
         return f"rank {self.params.rank}, {self.gram.shape[0]}x{self.gram.shape[1]} item Gram matrix"
@@ -486,7 +487,12 @@ def train_stage(run: _Run, cleaned: Cleaned, params: als.AlsParams) -> Trained:
     model = als.fit_als(cleaned.ratings, params)
     items = als.item_factors(model).cache()
     item_matrix = np.array([row["item_vector"] for row in items.collect()], dtype=np.float64)
-    return Trained(params, items, als.user_factors(model), item_gram(item_matrix))
+    users = als.user_factors(model)
+    live = {
+        "rating_mean": features.global_mean_rating(cleaned.ratings),
+        "user_mean_vector": als.users_mean(users).tolist(),
+    }
+    return Trained(params, items, users, item_gram(item_matrix), live)
 
 
 def vectors_stage(run: _Run, loaded: Loaded, cleaned: Cleaned, feats: Features, trained: Trained) -> Documents:
@@ -591,4 +597,4 @@ def write_model_card(run: _Run, trained: Trained) -> dict:
     }
     report.model_card_path = run.run_dir / "model_card.json"
     report.model_card_path.write_text(json.dumps(card, indent=2, default=str))
-    return {**card, "item_gram": trained.gram.tolist()}
+    return {**card, "item_gram": trained.gram.tolist(), "live": trained.live}

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from elasticsearch import AsyncElasticsearch, ConflictError, NotFoundError
 
 from movierec.errors import Conflict
+from movierec.modelcard import ModelCard
 from movierec.search.domain import VectorSource, now_ms
 from movierec.search.indices import (
     WRITE_ATTEMPTS,
@@ -21,6 +22,7 @@ from movierec.search.indices import (
     kind_indices,
     replace_if_unchanged,
 )
+from movierec.search.writes import move_audience, stored_entries
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +47,32 @@ async def get_consent(es: AsyncElasticsearch, names: IndexNames, user_id: int, *
     return Consent(user_id, bool(doc["personalisation"]), recorded=True, updated_at=doc.get("updated_at"))
 
 
-async def record_consent(es: AsyncElasticsearch, names: IndexNames, user_id: int, personalisation: bool) -> Consent:
-    """Store the user's choice; on withdrawal their vector is removed from every kept version."""
+async def record_consent(
+    es: AsyncElasticsearch, names: IndexNames, user_id: int, personalisation: bool, *, model: ModelCard | None = None
+) -> Consent:
+    """Store the user's choice; on withdrawal their vector is removed from every kept version and (with
+    the serving `model`) from the audience sums of the movies they liked, at once."""
     await ensure_shared_index(es, names, "consents")
     now = now_ms()
     doc = {"user_id": user_id, "personalisation": personalisation, "updated_at": now}
     await es.index(index=names.consents, id=str(user_id), document=doc, refresh=True)
     if not personalisation:
+        leaving = await _serving_contribution(es, names, user_id) if model is not None else None
         await _remove_vectors(es, names, user_id)
+        if leaving is not None and leaving[1]:
+            await move_audience(es, names, model, leaving[0], leaving[1], None)
     return Consent(user_id, personalisation, recorded=True, updated_at=now)
+
+
+async def _serving_contribution(
+    es: AsyncElasticsearch, names: IndexNames, user_id: int
+) -> tuple[dict[int, dict], list[float] | None] | None:
+    """The user's ratings and vector in the serving version: what they add to the movies' aggregates."""
+    try:
+        doc = (await es.get(index=names.users, id=str(user_id)))["_source"]
+    except NotFoundError:
+        return None
+    return await stored_entries(es, names, user_id, doc), doc.get("user_vector")
 
 
 async def _remove_vectors(es: AsyncElasticsearch, names: IndexNames, user_id: int) -> None:

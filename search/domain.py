@@ -50,3 +50,10 @@ class RatingSource(StrEnum):
 
     MOVIELENS = "movielens"  # the dataset's files
     API = "api"  # POST /users/{id}/ratings: only in Elasticsearch, carried into every new version
+
+
+# Weight of the global mean in a movie's damped average: a movie needs about this many ratings before
+# its own mean dominates, so a single 5-star rating does not rank first (pipeline and live statistics).
+DAMPING = 10.0
+# "Liked" for the audience vector: the users who rated the movie at least this high.
+LIKED_MIN_RATING = 4.0

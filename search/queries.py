@@ -272,6 +272,22 @@ def rated_movie_ids_body(user_id: int, *, limit: int = USER_PAGE) -> dict:
     return user_page_body(user_id, source=["movie_id"], size=limit)
 
 
+def liked_by_page_body(
+    movie_id: int, min_rating: float, *, size: int = USER_PAGE, search_after: Sequence | None = None
+) -> dict:
+    """One page of the users who rated the movie `min_rating` or more, in user id order (one rating per
+    user and movie, so the order is total): an audience recomputed from the stored ratings."""
+    body: dict = {
+        "size": size,
+        "_source": ["user_id"],
+        "query": {"bool": {"filter": [{"term": {"movie_id": movie_id}}, {"range": {"rating": {"gte": min_rating}}}]}},
+        "sort": [{"user_id": "asc"}],
+    }
+    if search_after is not None:
+        body["search_after"] = list(search_after)
+    return body
+
+
 def live_ratings_query(*, since: int | None = None) -> dict:
     """Ratings given through the API, optionally only those dated `since` (epoch seconds) or later."""
     filters: list[dict] = [{"term": {"source": RatingSource.API.value}}]

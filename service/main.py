@@ -20,8 +20,9 @@ from movierec.search.client import async_client, sync_client
 from movierec.search.indices import IndexNames
 from movierec.search.migrate import migrate_shared_indices
 from movierec.search.ratings import ModelCache
+from movierec.search.writes import WriteQueue
 from movierec.service import errors, metrics, policy
-from movierec.service.routes import explore, health, movies, new_users, page, recommendations, users
+from movierec.service.routes import explore, health, movies, new_users, page, ratings_bulk, recommendations, users
 
 log = logging.getLogger(__name__)
 # Swagger UI, vendored from npm's swagger-ui-dist (package.json and LICENSE beside it): /docs works offline.
@@ -47,6 +48,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.es = async_client(app.state.conn, client_class, connections_per_node=settings.es_connections)
     log.info("Elasticsearch: %s", app.state.conn.describe())
     app.state.models = ModelCache()
+    app.state.writes = WriteQueue(metrics.WriteObserver(app.state.metrics))  # one batch at a time, per worker
     if not settings.api_key:
         log.warning("MOVIEREC_API_KEY is not set: rating writes are open (demo mode)")
     try:
@@ -85,6 +87,7 @@ def create_app() -> FastAPI:
     app.include_router(recommendations.router)
     app.include_router(users.router)
     app.include_router(new_users.router)
+    app.include_router(ratings_bulk.router)
     app.include_router(explore.router)
     app.include_router(page.router)
     return app

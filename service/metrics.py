@@ -87,6 +87,12 @@ class Metrics:
         self.write_conflicts = Counter(
             "movierec_write_conflicts", "Optimistic-concurrency conflicts retried on writes.", ["document"], registry=r
         )
+        self.live_updates = Counter(
+            "movierec_live_updates",
+            "Live movie updates by rating writes: statistics, audience sums, audience refreshes from stored ratings.",
+            ["kind"],
+            registry=r,
+        )
         # Multiprocess mode has no Info metric: a gauge labelled with the version, 1 while it serves.
         self.model_version = Gauge(
             "movierec_model_version",
@@ -114,6 +120,22 @@ class Metrics:
             multiprocess.MultiProcessCollector(registry)
             return generate_latest(registry)
         return generate_latest(self.registry)
+
+
+class WriteObserver:
+    """The rating write path's counts (search/writes.Observer) as these metrics."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def foldin(self, outcome: str) -> None:
+        self.metrics.foldins.labels(outcome).inc()
+
+    def conflict(self, document: str) -> None:
+        self.metrics.write_conflicts.labels(document).inc()
+
+    def live_update(self, kind: str) -> None:
+        self.metrics.live_updates.labels(kind).inc()
 
 
 def instrumented_client(metrics: Metrics) -> type[AsyncElasticsearch]:

@@ -269,7 +269,9 @@ class RecommendationRequest(Body):
 
 class RatingIn(Body):
     movie_id: StrictInt = Field(ge=1, le=2**31 - 1, examples=[1])
-    rating: FiniteFloat = Field(ge=0.5, le=5.0, examples=[4.5], description="0.5 to 5.0 stars")
+    rating: FiniteFloat = Field(
+        ge=0.5, le=5.0, multiple_of=0.5, examples=[4.5], description="0.5 to 5.0 stars, in half stars"
+    )
 
 
 class RatingOut(BaseModel):
@@ -294,6 +296,43 @@ class RatingOut(BaseModel):
             vector_source=result.vector_source,
             model_version=result.model_version,
         )
+
+
+class BulkEventResult(BaseModel):
+    line: int | None = Field(None, description="NDJSON line, or position in the JSON array (1-based)")
+    event_id: str | None = None
+    outcome: Literal["applied", "replaced", "duplicate", "rejected"]
+    reason: str | None = Field(None, description="why the event was rejected")
+    previous: float | None = Field(None, description="the rating it replaced")
+
+
+class BulkOut(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "events": 2,
+                    "applied": 1,
+                    "replaced": 0,
+                    "duplicate": 0,
+                    "rejected": 1,
+                    "users": 1,
+                    "results": [
+                        {"line": 1, "event_id": "e-1", "outcome": "applied"},
+                        {"line": 2, "event_id": "e-2", "outcome": "rejected", "reason": "no movie with id 99999999"},
+                    ],
+                }
+            ]
+        }
+    }
+
+    events: int
+    applied: int
+    replaced: int
+    duplicate: int
+    rejected: int
+    users: int = Field(description="users folded in (once each, however many of their events the batch held)")
+    results: list[BulkEventResult] = Field(description="one per event, in the order sent")
 
 
 class ErasureOut(BaseModel):
