@@ -258,6 +258,7 @@ def _user_document(
         **{k: v for k, v in previous.items() if k in ("favourite_genres", "activity_level")},
         "user_id": user_id,
         "num_ratings": len(values),
+        "rated_movie_ids": [r["movie_id"] for r in rated],  # in movie id order: excluded by a terms lookup
         "avg_rating": statistics.fmean(values) if values else None,
         "rating_std": statistics.stdev(values) if len(values) > 1 else 0.0,
         "first_rating_at": min(dates) if dates else None,
