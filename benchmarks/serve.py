@@ -1,5 +1,8 @@
 """API latency and throughput over loopback, next to the bare Elasticsearch round trips.
 
+First cell (issue 16's goal): API title -> recommendations, API user recommendations, the API for the
+heaviest rater and a bare kNN taking turns at concurrency 1; the ratios to the bare kNN's p50 are printed.
+
     movierec es up && movierec pipeline run        # once
     .venv/bin/python benchmarks/serve.py [--seconds 10] [--workers 2] [--client aiohttp|httpx] [--port 8077]
 
@@ -262,6 +265,7 @@ async def run(
     lookups = [
         ("similar by id", es_similar, es_similar_lookup),
         ("user recommendations", es_user_recs_fetched, es_user_recs),
+        # served (remembered: one _msearch) vs the full title search then a looked-up kNN
         ("title -> recommendations", es_title_recs, es_title_recs_lookup),
         ("bare kNN", es_knn, es_knn_lookup),
     ]

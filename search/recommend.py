@@ -133,9 +133,9 @@ async def for_movie_id(
     """kNN whose query vector Elasticsearch reads from the movie's own document (`lookup`).
 
     Tries the mode's fields in order (a movie nobody liked costs one more request); NoVector when the
-    movie has none of them, MovieNotFound when there is no such movie. No served path uses it today:
-    for a title and for a movie id the vector-sending forms measured as fast or faster (`for_title`,
-    `similar_to`); benchmarks/serve.py measures both forms on every run.
+    movie has none of them, MovieNotFound when there is no such movie. Served only inside a remembered
+    title's `_msearch` (`for_title`); for a new title and for a movie id the vector-sending forms
+    measured as fast or faster (`for_title`, `similar_to`); benchmarks/serve.py measures both forms.
     """
     flt = _excluding(flt, [movie_id])
     for field in MODE_FIELDS[mode]:
