@@ -163,23 +163,26 @@ async def for_title(
 ) -> tuple[ResolvedMovie, list[dict]]:
     """(the movie understood, its list).
 
-    A title remembered in `resolutions` (an earlier exact match, title_cache.py) costs one request: an
-    `_msearch` of the title search without its fuzzy clause (the check that the remembered movie still
-    wins, and the alternatives) and the kNN that looks the seed's vector up by the remembered id, run
-    side by side inside Elasticsearch. Any other title (or a failed check) takes two round trips: the full
-    title search returns the seed's vectors with its hits, then the kNN is sent the vector (measured as
-    fast as a lookup there: README, "Lookup or two round trips"); an exact match is then remembered.
+    A title remembered in `resolutions` (title_cache.py) costs one request: an `_msearch` of the title
+    search (the check that the remembered movie still wins, and the alternatives; without its fuzzy
+    clause for an exact match) and the kNN that looks the seed's vector up by the remembered id, run side
+    by side inside Elasticsearch. A new title (or a failed check) takes two round trips: the full title
+    search returns the seed's vectors with its hits, then the kNN is sent the vector (measured as fast
+    as a lookup there: README, "Lookup or two round trips"); the resolution is then remembered.
     """
     remembered = resolutions.get(names.movies, title) if resolutions is not None else None
     if remembered is not None:
-        found = await _remembered_title(es, names, title, remembered, k=k, mode=mode, flt=flt, diversity=diversity)
+        movie_id, exact = remembered
+        found = await _remembered_title(
+            es, names, title, movie_id, exact=exact, k=k, mode=mode, flt=flt, diversity=diversity
+        )
         if found is not None:
             return found
         resolutions.forget(names.movies, title)
     seed = await resolve_title(es, names, title)
     recs = await for_movie(es, names, seed, k=k, mode=mode, flt=flt, diversity=diversity)
-    if resolutions is not None and seed.exact:
-        resolutions.remember(names.movies, title, seed.movie["movie_id"])
+    if resolutions is not None:
+        resolutions.remember(names.movies, title, seed.movie["movie_id"], exact=seed.exact)
     return seed, recs
 
 
@@ -189,13 +192,14 @@ async def _remembered_title(
     title: str,
     movie_id: int,
     *,
+    exact: bool,
     k: int,
     mode: Mode,
     flt: queries.MovieFilter | None,
     diversity: float,
 ) -> tuple[ResolvedMovie, list[dict]] | None:
     """One `_msearch` for a remembered title; None when its check fails (the caller takes the full path)."""
-    search = queries.title_search_body(title, limit=ALTERNATIVES + 1, source=RESOLVE_SOURCE, fuzzy=False)
+    search = queries.title_search_body(title, limit=ALTERNATIVES + 1, source=RESOLVE_SOURCE, fuzzy=not exact)
     lookup = queries.VectorLookup(names.movies, str(movie_id), MODE_FIELDS[mode][0])
     flt = _excluding(flt, [movie_id])
     knn = queries.recommendation_body(lookup, k=k, filter=queries.filter_clause(flt), diversity=diversity)
@@ -204,7 +208,7 @@ async def _remembered_title(
     if not hits or hits[0]["_source"]["movie_id"] != movie_id or "error" in listed:
         return None  # not the remembered movie any more, or no vector of the mode's first kind: full path
     seed = resolved(title, hits)
-    if not seed.exact:
+    if exact and not seed.exact:
         return None
     return seed, _knn_hits(listed, diversity)
 

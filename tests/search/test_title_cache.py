@@ -1,4 +1,4 @@
-"""The title cache's rule (pure): only exact matches are kept, the year is part of the key."""
+"""The title cache (pure): what counts as an exact match; the year is part of the key."""
 
 from movierec.search.title_cache import TitleResolutions, is_exact
 
@@ -13,17 +13,17 @@ def test_exact_means_a_normalised_title_key_or_alternative_and_the_year_if_given
     assert is_exact("The Matrix", MATRIX) and is_exact("matrix", MATRIX)
     assert not is_exact("matrix, the", MATRIX)  # found by the full search every time, never remembered
     assert is_exact("Amélie", AMELIE)
-    assert not is_exact("heet", HEAT) and not is_exact("mat", MATRIX)  # typos and prefixes are not kept
+    assert not is_exact("heet", HEAT) and not is_exact("mat", MATRIX)  # typos and prefixes: checked in full
 
 
 def test_resolutions_are_keyed_by_index_and_normalised_query_and_bounded():
     cache = TitleResolutions(max_entries=2)
-    cache.remember("movies", "The Matrix", 2571)
-    assert cache.get("movies", "the  matrix!") == 2571
+    cache.remember("movies", "The Matrix", 2571, exact=True)
+    assert cache.get("movies", "the  matrix!") == (2571, True)
     assert cache.get("other-movies", "the matrix") is None
-    cache.remember("movies", "heat 1995", 6)
+    cache.remember("movies", "heat 1995", 6, exact=True)
     assert cache.get("movies", "heat") is None  # the year is part of the key
-    cache.remember("movies", "heat", 6)
+    cache.remember("movies", "heat", 6, exact=True)
     assert len(cache) == 2 and cache.get("movies", "the matrix") is None  # the oldest went first
     cache.forget("movies", "heat")
     assert cache.get("movies", "heat") is None
