@@ -101,6 +101,7 @@ def user_documents(users: DataFrame, model_version: str) -> DataFrame:
         F.col("last_rating_ts").alias("last_rating_at"),
         "activity_level",
         "favourite_genres",
+        "rated_movie_ids",
         # Users whose vector is withheld (no consent) are marked, so the API's fold-in does the same.
         F.when(F.col("user_vector").isNotNull(), VectorSource.ALS.value)
         .otherwise(VectorSource.NO_CONSENT.value)

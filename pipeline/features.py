@@ -40,13 +40,16 @@ def activity_level(count_col: F.Column) -> F.Column:
 
 
 def user_activity(ratings: DataFrame, movies: DataFrame, *, top_genres: int = 3) -> DataFrame:
-    """userId, num_ratings, avg_rating, rating_std, first/last_rating_ts, activity_level, favourite_genres."""
+    """userId, num_ratings, avg_rating, rating_std, first/last_rating_ts, rated_movie_ids, activity_level,
+    favourite_genres."""
     base = ratings.groupBy("userId").agg(
         F.count("*").alias("num_ratings"),
         F.avg("rating").alias("avg_rating"),
         F.coalesce(F.stddev_samp("rating"), F.lit(0.0)).alias("rating_std"),
         F.min("timestamp").alias("first_rating_ts"),
         F.max("timestamp").alias("last_rating_ts"),
+        # What the user's recommendations exclude, read by a terms lookup inside the kNN filter.
+        F.sort_array(F.collect_list("movieId")).alias("rated_movie_ids"),
     )
     # Favourite genres: most often rated at or above the user's own mean.
     liked = (

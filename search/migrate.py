@@ -136,3 +136,25 @@ def _switch(es: Elasticsearch, alias: str, source: str, target: str) -> None:
     es.indices.update_aliases(actions=actions)
     if source != alias:
         es.indices.delete(index=source)
+
+
+# Fields added to a versioned mapping after versions were written with it. The mappings are strict, so
+# the API's writes to an older version (a rating's fold-in writes `rated_movie_ids`) would be refused:
+# the fields are added in place at start-up (adding a field is allowed on a live index). Documents
+# written before keep lacking the value until the user's next rating or the next pipeline run.
+ADDED_FIELDS = {"users": ("rated_movie_ids",)}
+
+
+def add_missing_fields(es: Elasticsearch, names: IndexNames) -> list[str]:
+    """Add ADDED_FIELDS to every kept version that lacks them; returns the indices changed."""
+    changed = []
+    for kind, fields in ADDED_FIELDS.items():
+        wanted = load_mapping(kind)["mappings"]["properties"]
+        found = es.indices.get_mapping(index=names.concrete(kind, "*"), expand_wildcards="open", allow_no_indices=True)
+        for index, body in sorted(found.items()):
+            have = body["mappings"].get("properties", {})
+            missing = {field: wanted[field] for field in fields if field not in have}
+            if missing:
+                es.indices.put_mapping(index=index, properties=missing)
+                changed.append(index)
+    return changed

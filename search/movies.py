@@ -9,9 +9,12 @@ from elasticsearch import AsyncElasticsearch, NotFoundError
 from movierec.errors import NotFound
 from movierec.search import queries
 from movierec.search.indices import IndexNames
+from movierec.search.title_cache import KEY_FIELDS, is_exact
 
 VECTOR_FIELDS = ("item_vector", "audience_vector")
 VECTOR_SOURCE = [*queries.MOVIE_SOURCE, *VECTOR_FIELDS]
+# A resolving title search also returns the normalised titles, to tell an exact match (title_cache.py).
+RESOLVE_SOURCE = [*queries.MOVIE_SOURCE, *KEY_FIELDS]
 ALTERNATIVES = 4
 # A candidate within this fraction of the best score is a real alternative, not noise.
 ALTERNATIVE_SCORE_RATIO = 0.6
@@ -51,6 +54,17 @@ class ResolvedMovie:
     alternatives: list[dict]
     item_vector: list[float] | None
     audience_vector: list[float] | None
+    exact: bool = False  # the query names this movie exactly (title_cache.is_exact)
+
+
+def resolved(title: str, hits: list[dict]) -> ResolvedMovie:
+    """The best hit with the close alternatives (within ALTERNATIVE_SCORE_RATIO of its score)."""
+    best = hits[0]
+    floor = (best.get("_score") or 0) * ALTERNATIVE_SCORE_RATIO
+    alternatives = [movie_hit(h) for h in hits[1:] if (h.get("_score") or 0) >= floor]
+    src = best["_source"]
+    exact = is_exact(title, src)
+    return ResolvedMovie(movie_hit(best), alternatives, src.get("item_vector"), src.get("audience_vector"), exact)
 
 
 async def resolve_title(
@@ -60,16 +74,12 @@ async def resolve_title(
 
     With `with_vectors` the seed's vectors come back in the same round trip (asked for by name: the
     movies index leaves them out of `_source` otherwise)."""
-    source = VECTOR_SOURCE if with_vectors else queries.MOVIE_SOURCE
+    source = [*RESOLVE_SOURCE, *VECTOR_FIELDS] if with_vectors else RESOLVE_SOURCE
     body = queries.title_search_body(title, limit=ALTERNATIVES + 1, source=source)
     hits = (await es.search(index=names.movies, body=body))["hits"]["hits"]
     if not hits:
         raise MovieNotFound(title, await suggest(es, names, title, size=5))
-    best = hits[0]
-    floor = (best.get("_score") or 0) * ALTERNATIVE_SCORE_RATIO
-    alternatives = [movie_hit(h) for h in hits[1:] if (h.get("_score") or 0) >= floor]
-    src = best["_source"]
-    return ResolvedMovie(movie_hit(best), alternatives, src.get("item_vector"), src.get("audience_vector"))
+    return resolved(title, hits)
 
 
 async def get_movie(es: AsyncElasticsearch, names: IndexNames, movie_id: int, *, with_vectors: bool = False) -> dict:

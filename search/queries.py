@@ -13,6 +13,23 @@ MAX_NUM_CANDIDATES = 1000
 MOVIE_SOURCE = ["movie_id", "title", "year", "genres", "avg_rating", "damped_rating", "num_ratings", "popularity"]
 
 
+# index.max_terms_count's default: the most values one `terms` query takes (a terms lookup included).
+MAX_TERMS = 65_536
+
+
+@dataclass(frozen=True)
+class TermsLookup:
+    """Values Elasticsearch reads from a stored document's field while it runs the query (a terms
+    lookup): a user's rated movie ids excluded without shipping them through the client."""
+
+    index: str
+    id: str
+    path: str
+
+    def clause(self, field: str) -> dict:
+        return {"terms": {field: {"index": self.index, "id": self.id, "path": self.path}}}
+
+
 @dataclass(frozen=True)
 class MovieFilter:
     genres_any: tuple[str, ...] = ()
@@ -21,6 +38,7 @@ class MovieFilter:
     year_max: int | None = None
     min_ratings: int | None = None
     exclude_ids: tuple[int, ...] = ()
+    exclude_lookup: TermsLookup | None = None  # movie ids to exclude, read from a document
 
 
 def filter_clause(flt: MovieFilter | None) -> dict | None:
@@ -40,8 +58,12 @@ def filter_clause(flt: MovieFilter | None) -> dict | None:
         must.append({"range": {"num_ratings": {"gte": flt.min_ratings}}})
     if flt.exclude_ids:
         # `terms` on the field, not `ids`: an `ids` query refuses more than index.max_result_window
-        # (10,000) values, and a heavy user's rated movies exceed that (terms allows 65,536).
-        must_not.append({"terms": {"movie_id": list(flt.exclude_ids)}})
+        # (10,000) values, and a heavy user's rated movies exceed that; one `terms` takes MAX_TERMS, so
+        # more are split over several clauses.
+        ids = list(flt.exclude_ids)
+        must_not += [{"terms": {"movie_id": ids[i : i + MAX_TERMS]}} for i in range(0, len(ids), MAX_TERMS)]
+    if flt.exclude_lookup is not None:
+        must_not.append(flt.exclude_lookup.clause("movie_id"))
     if not must and not must_not:
         return None
     return {"bool": {"filter": must, "must_not": must_not}}
@@ -177,9 +199,11 @@ def popular_body(*, k: int, filter: dict | None = None, min_ratings: int = 20) -
     }
 
 
-def title_search_body(query: str, *, limit: int = 10, source: Sequence[str] = MOVIE_SOURCE) -> dict:
+def title_search_body(query: str, *, limit: int = 10, source: Sequence[str] = MOVIE_SOURCE, fuzzy: bool = True) -> dict:
     """Exact, phrase, all-words, prefix and fuzzy clauses; a year in the query boosts that year;
-    popularity breaks ties between equally good matches."""
+    popularity breaks ties between equally good matches. `fuzzy=False` leaves the fuzzy clause out, for a
+    query known to match a title exactly: it is half the query's cost (4.50 -> 2.45 ms p50 on
+    ml-latest-small, under load, /tmp probe of the 50 table queries in turns; a kNN 3.22 ms)."""
     text, year = split_query_year(query)
     if not text:
         text = normalize(query)
@@ -207,6 +231,8 @@ def title_search_body(query: str, *, limit: int = 10, source: Sequence[str] = MO
             }
         },
     ]
+    if not fuzzy:
+        should.pop()
     query: dict = {"bool": {"should": should, "minimum_should_match": 1}}
     if year is not None:
         query = {"bool": {"must": [query], "should": [{"term": {"year": {"value": year, "boost": 20.0}}}]}}

@@ -7,20 +7,32 @@ kNN to the MMR `diversify` retriever (`queries.recommendation_body`); 0 is the p
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, TypeVar
 
-from elasticsearch import AsyncElasticsearch, NotFoundError
+from elasticsearch import AsyncElasticsearch, BadRequestError, NotFoundError
 
 from movierec.errors import NotFound, Unavailable
 from movierec.search import queries, ratings
 from movierec.search.consent import get_consent
 from movierec.search.indices import IndexNames
-from movierec.search.movies import VECTOR_FIELDS, MovieNotFound, ResolvedMovie, get_movie, movie_hit, resolve_title
+from movierec.search.movies import (
+    ALTERNATIVES,
+    RESOLVE_SOURCE,
+    VECTOR_FIELDS,
+    MovieNotFound,
+    ResolvedMovie,
+    get_movie,
+    movie_hit,
+    resolve_title,
+    resolved,
+)
+from movierec.search.title_cache import TitleResolutions
 
 Mode = Literal["audience", "similar"]
+T = TypeVar("T")
 POPULAR_MIN_RATINGS = 20
 # The vector fields a mode reads, in order: a movie nobody liked has no audience vector, so
 # `audience` falls back to the movie's own item vector (as it always has).
@@ -75,7 +87,10 @@ async def knn_movies(
     diversity: float = 0.0,
 ) -> list[dict]:
     body = queries.recommendation_body(query, k=k, filter=queries.filter_clause(flt), diversity=diversity)
-    resp = await es.search(index=names.movies, body=body)
+    return _knn_hits(await es.search(index=names.movies, body=body), diversity)
+
+
+def _knn_hits(resp: dict, diversity: float) -> list[dict]:
     hits = resp["hits"]["hits"]
     if diversity and not hits and resp["hits"]["total"]["value"]:
         raise DiversityUnavailable(
@@ -118,9 +133,9 @@ async def for_movie_id(
     """kNN whose query vector Elasticsearch reads from the movie's own document (`lookup`).
 
     Tries the mode's fields in order (a movie nobody liked costs one more request); NoVector when the
-    movie has none of them, MovieNotFound when there is no such movie. No served path uses it today:
-    for a title and for a movie id the vector-sending forms measured as fast or faster (`for_title`,
-    `similar_to`); benchmarks/serve.py measures both forms on every run.
+    movie has none of them, MovieNotFound when there is no such movie. Served only inside a remembered
+    title's `_msearch` (`for_title`); for a new title and for a movie id the vector-sending forms
+    measured as fast or faster (`for_title`, `similar_to`); benchmarks/serve.py measures both forms.
     """
     flt = _excluding(flt, [movie_id])
     for field in MODE_FIELDS[mode]:
@@ -144,18 +159,58 @@ async def for_title(
     mode: Mode = "audience",
     flt: queries.MovieFilter | None = None,
     diversity: float = 0.0,
+    resolutions: TitleResolutions | None = None,
 ) -> tuple[ResolvedMovie, list[dict]]:
-    """(the movie understood, its list): the title search returns the seed's vectors with its hits, then
-    the kNN is sent the vector. Two round trips either way: a lookup here saves no round trip, only the
-    vectors in the hits' JSON, and costs its read inside Elasticsearch. Measured on 9.5.3
-    (benchmarks/serve.py, four runs, p50 ms vectors sent vs looked up): concurrency 1: 8.87/8.86,
-    6.45/6.53, 6.24/6.61, 7.09/7.77; concurrency 8: 70.0/65.9, 66.3/57.7, 53.4/61.3, 66.8/57.6. Never
-    faster at 1; at 8 ahead in three runs of four on a machine whose load average was 15-20 from other
-    work. Kept the vectors: the per-request latency is the consistent number (`for_movie_id` is the
-    lookup form, re-measured by every benchmark run).
+    """(the movie understood, its list).
+
+    A title remembered in `resolutions` (title_cache.py) costs one request: an `_msearch` of the title
+    search (the check that the remembered movie still wins, and the alternatives; without its fuzzy
+    clause for an exact match) and the kNN that looks the seed's vector up by the remembered id, run side
+    by side inside Elasticsearch. A new title (or a failed check) takes two round trips: the full title
+    search returns the seed's vectors with its hits, then the kNN is sent the vector (measured as fast
+    as a lookup there: README, "Lookup or two round trips"); the resolution is then remembered.
     """
+    remembered = resolutions.get(names.movies, title) if resolutions is not None else None
+    if remembered is not None:
+        movie_id, exact = remembered
+        found = await _remembered_title(
+            es, names, title, movie_id, exact=exact, k=k, mode=mode, flt=flt, diversity=diversity
+        )
+        if found is not None:
+            return found
+        resolutions.forget(names.movies, title)
     seed = await resolve_title(es, names, title)
-    return seed, await for_movie(es, names, seed, k=k, mode=mode, flt=flt, diversity=diversity)
+    recs = await for_movie(es, names, seed, k=k, mode=mode, flt=flt, diversity=diversity)
+    if resolutions is not None:
+        resolutions.remember(names.movies, title, seed.movie["movie_id"], exact=seed.exact)
+    return seed, recs
+
+
+async def _remembered_title(
+    es: AsyncElasticsearch,
+    names: IndexNames,
+    title: str,
+    movie_id: int,
+    *,
+    exact: bool,
+    k: int,
+    mode: Mode,
+    flt: queries.MovieFilter | None,
+    diversity: float,
+) -> tuple[ResolvedMovie, list[dict]] | None:
+    """One `_msearch` for a remembered title; None when its check fails (the caller takes the full path)."""
+    search = queries.title_search_body(title, limit=ALTERNATIVES + 1, source=RESOLVE_SOURCE, fuzzy=not exact)
+    lookup = queries.VectorLookup(names.movies, str(movie_id), MODE_FIELDS[mode][0])
+    flt = _excluding(flt, [movie_id])
+    knn = queries.recommendation_body(lookup, k=k, filter=queries.filter_clause(flt), diversity=diversity)
+    found, listed = (await es.msearch(index=names.movies, searches=[{}, search, {}, knn]))["responses"]
+    hits = found.get("hits", {}).get("hits", [])
+    if not hits or hits[0]["_source"]["movie_id"] != movie_id or "error" in listed:
+        return None  # not the remembered movie any more, or no vector of the mode's first kind: full path
+    seed = resolved(title, hits)
+    if exact and not seed.exact:
+        return None
+    return seed, _knn_hits(listed, diversity)
 
 
 async def similar_to(
@@ -204,6 +259,37 @@ async def rated_movie_ids(es: AsyncElasticsearch, names: IndexNames, user_id: in
     return await ratings.rated_movie_ids(es, names, user_id)
 
 
+def rated_lookup(names: IndexNames, user_id: int) -> queries.TermsLookup:
+    """The user's rated movie ids as Elasticsearch reads them from the user document (`rated_movie_ids`,
+    written by the pipeline and by every rating's fold-in)."""
+    return queries.TermsLookup(names.users, str(user_id), "rated_movie_ids")
+
+
+def too_many_terms(exc: BadRequestError) -> bool:
+    """The 400 of a terms query (a lookup included) over `index.max_terms_count` values (65,536 default)."""
+    return "max_terms_count" in str(exc.body) or "exceeded the allowed maximum" in str(exc.body)
+
+
+async def excluding_rated(
+    es: AsyncElasticsearch,
+    names: IndexNames,
+    user_id: int,
+    flt: queries.MovieFilter | None,
+    call: Callable[[queries.MovieFilter], Awaitable[T]],
+) -> T:
+    """`call(filter)` with the user's rated movies excluded inside Elasticsearch (a terms lookup on the user
+    document: no ids through Python). A user with more rated movies than one terms query takes
+    (`index.max_terms_count`) is read page by page here and excluded in several terms clauses instead."""
+    base = flt or queries.MovieFilter()
+    try:
+        return await call(replace(base, exclude_lookup=rated_lookup(names, user_id)))
+    except BadRequestError as exc:
+        if not too_many_terms(exc):
+            raise
+    ids = await rated_movie_ids(es, names, user_id)
+    return await call(replace(base, exclude_ids=(*base.exclude_ids, *ids)))
+
+
 async def popular(es: AsyncElasticsearch, names: IndexNames, *, k: int, flt: queries.MovieFilter | None) -> list[dict]:
     """Best damped average among movies with enough ratings to trust it."""
     body = queries.popular_body(k=k, filter=queries.filter_clause(flt), min_ratings=POPULAR_MIN_RATINGS)
@@ -227,24 +313,30 @@ async def for_user(
 ) -> UserRecommendations:
     """Personal recommendations (source `personal`), or the popular list with the reason why.
 
-    The rated movies and the consent are read side by side; the kNN then looks the user's vector up
-    itself (a user without one is a lookup miss: popular list). Kept over fetching the vector alongside
-    the other two reads (benchmarks/serve.py on 9.5.3, four runs, p50 ms fetched vs lookup):
-    concurrency 1: 7.33/7.34, 8.13/7.54, 7.05/6.71, 7.31/7.23; concurrency 8: 53.0/56.7, 60.7/53.2,
-    55.9/46.8, 62.5/54.1. It is one request fewer per call and no vector in JSON, for 0.2-0.6 ms of lookup
-    inside Elasticsearch (bare kNN, vector sent vs looked up: 1.81/2.02, 1.86/2.18, 2.32/2.91, 1.85/2.09).
+    One kNN request does the work: Elasticsearch looks the user's vector up (`query_vector_builder.lookup`)
+    and excludes their rated movies with a terms lookup on the same user document (`rated_movie_ids`), so
+    no id and no vector passes through Python. The consent record is read at the same time (a GET, so a
+    just-recorded withdrawal is seen): a withdrawal removes the vector, but the consent is still checked,
+    because the removal can fail under a concurrent write (`VectorNotRemoved`) and an opt-in deployment
+    may serve vectors written before it switched. A user without a vector is a lookup miss: popular list.
+    The earlier form read every rated id (up to 10,000 a page, as JSON) and the consent first, then sent
+    the kNN: 3.7x a bare kNN at p50 (issue 16); benchmarks/serve.py measures this one against a bare kNN.
     """
-    rated, consent = await asyncio.gather(
-        rated_movie_ids(es, names, user_id), get_consent(es, names, user_id, default=consent_default)
+    vector = queries.VectorLookup(names.users, str(user_id), "user_vector")
+
+    async def personal(f: queries.MovieFilter) -> list[dict] | None:
+        try:
+            return await knn_movies(es, names, vector, k=k, flt=f, diversity=diversity)
+        except NotFoundError as exc:
+            if not lookup_missed(exc):
+                raise
+            return None  # no user document, or no vector on it
+
+    recs, consent = await asyncio.gather(
+        excluding_rated(es, names, user_id, flt, personal), get_consent(es, names, user_id, default=consent_default)
     )
-    flt = replace(flt or queries.MovieFilter(), exclude_ids=tuple(rated))
-    if not consent.personalisation:
-        return UserRecommendations(await popular(es, names, k=k, flt=flt), Source.POPULAR, NO_CONSENT)
-    lookup = queries.VectorLookup(names.users, str(user_id), "user_vector")
-    try:
-        recs = await knn_movies(es, names, lookup, k=k, flt=flt, diversity=diversity)
-    except NotFoundError as exc:
-        if not lookup_missed(exc):
-            raise
-        return UserRecommendations(await popular(es, names, k=k, flt=flt), Source.POPULAR, NO_VECTOR)
-    return UserRecommendations(recs, Source.PERSONAL)
+    if consent.personalisation and recs is not None:
+        return UserRecommendations(recs, Source.PERSONAL)
+    reason = NO_VECTOR if consent.personalisation else NO_CONSENT
+    listed = await excluding_rated(es, names, user_id, flt, lambda f: popular(es, names, k=k, flt=f))
+    return UserRecommendations(listed, Source.POPULAR, reason)

@@ -18,8 +18,9 @@ from fastapi.staticfiles import StaticFiles
 from movierec.config import Settings, get_settings
 from movierec.search.client import async_client, sync_client
 from movierec.search.indices import IndexNames
-from movierec.search.migrate import migrate_shared_indices
+from movierec.search.migrate import add_missing_fields, migrate_shared_indices
 from movierec.search.ratings import ModelCache
+from movierec.search.title_cache import TitleResolutions
 from movierec.search.writes import WriteQueue
 from movierec.service import errors, metrics, policy
 from movierec.service.routes import explore, health, movies, new_users, page, ratings_bulk, recommendations, users
@@ -35,6 +36,8 @@ def _migrate_shared_indices(settings: Settings) -> None:
         try:
             for done in migrate_shared_indices(es, IndexNames(settings.index_prefix)):
                 log.warning("migrated %s to schema %d (%d documents)", done.target, done.to_version, done.documents)
+            for index in add_missing_fields(es, IndexNames(settings.index_prefix)):
+                log.warning("added the fields of this release to %s", index)
         except (EsConnectionError, ConnectionTimeout, ApiError) as exc:  # the API answers 503 until it can
             log.warning("Elasticsearch unreachable at start-up, unversioned indices not checked for migration: %s", exc)
 
@@ -49,6 +52,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     log.info("Elasticsearch: %s", app.state.conn.describe())
     app.state.models = ModelCache()
     app.state.writes = WriteQueue(metrics.WriteObserver(app.state.metrics))  # one batch at a time, per worker
+    app.state.titles = TitleResolutions()  # exact title -> movie id, checked on every use (title_cache.py)
     if not settings.api_key:
         log.warning("MOVIEREC_API_KEY is not set: rating writes are open (demo mode)")
     try:

@@ -3,11 +3,12 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from elasticsearch import AsyncElasticsearch
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from movierec.search import movies, recommend
 from movierec.search.indices import IndexNames
 from movierec.search.queries import MovieFilter
+from movierec.search.title_cache import TitleResolutions
 from movierec.service.deps import Diversity, EsDep, NamesDep
 from movierec.service.schemas import (
     MAX_GENRES,
@@ -34,12 +35,19 @@ def to_filter(filters: Filters) -> MovieFilter:
 
 
 async def recommend_titles(
-    es: AsyncElasticsearch, names: IndexNames, request: RecommendationRequest
+    es: AsyncElasticsearch, names: IndexNames, request: RecommendationRequest, titles: TitleResolutions
 ) -> RecommendationResponse:
     flt = to_filter(request.filters)
     if request.title:
         seed, recs = await recommend.for_title(
-            es, names, request.title, k=request.k, mode=request.mode, flt=flt, diversity=request.diversity
+            es,
+            names,
+            request.title,
+            k=request.k,
+            mode=request.mode,
+            flt=flt,
+            diversity=request.diversity,
+            resolutions=titles,
         )
         return RecommendationResponse(
             movie=seed.movie, alternatives=seed.alternatives, mode=request.mode, recommendations=recs
@@ -51,6 +59,7 @@ async def recommend_titles(
 
 @router.get("/recommendations", response_model=RecommendationResponse)
 async def recommendations_for_title(
+    http: Request,
     es: EsDep,
     names: NamesDep,
     title: Annotated[SearchText, Query(min_length=1, examples=["toy story"])],
@@ -65,10 +74,12 @@ async def recommendations_for_title(
     """Find the movie (typo-tolerant), then kNN over item vectors with its audience vector."""
     filters = Filters(genres=genres or [], year_min=year_min, year_max=year_max, min_ratings=min_ratings)
     request = RecommendationRequest(title=title, k=k, mode=mode, filters=filters, diversity=diversity)
-    return await recommend_titles(es, names, request)
+    return await recommend_titles(es, names, request, http.app.state.titles)
 
 
 @router.post("/recommendations", response_model=RecommendationResponse)
-async def recommendations_post(es: EsDep, names: NamesDep, request: RecommendationRequest) -> RecommendationResponse:
+async def recommendations_post(
+    http: Request, es: EsDep, names: NamesDep, request: RecommendationRequest
+) -> RecommendationResponse:
     """One liked title, or several (their audience vectors are averaged), with filters."""
-    return await recommend_titles(es, names, request)
+    return await recommend_titles(es, names, request, http.app.state.titles)

@@ -141,3 +141,16 @@ def test_a_fresh_deployment_gets_aliases_over_v2_and_nothing_to_migrate(es, pref
 def test_schema_1_documents_get_milliseconds_once(kind, doc, expected):
     assert migrate.upgrade_document(kind, doc, 1) == expected
     assert migrate.upgrade_document(kind, expected, 2) == expected
+
+
+@pytest.mark.es
+def test_a_users_version_written_before_rated_movie_ids_gets_the_field_so_fold_ins_can_write_it(es, prefix):
+    names = indices.IndexNames(prefix)
+    old = indices.load_mapping("users", dims=2)
+    del old["mappings"]["properties"]["rated_movie_ids"]
+    es.indices.create(index=names.concrete("users", "v1"), **old)
+    assert migrate.add_missing_fields(es, names) == [names.concrete("users", "v1")]
+    assert migrate.add_missing_fields(es, names) == []  # once is enough
+    es.index(index=names.concrete("users", "v1"), id="7", document={"user_id": 7, "rated_movie_ids": [1, 2]})
+    props = es.indices.get_mapping(index=names.concrete("users", "v1"))[names.concrete("users", "v1")]["mappings"]
+    assert props["properties"]["rated_movie_ids"]["type"] == "integer"

@@ -3,9 +3,11 @@ import pytest
 from movierec.search.queries import (
     MAX_MMR_WINDOW,
     MAX_NUM_CANDIDATES,
+    MAX_TERMS,
     MMR_CANDIDATE_FACTOR,
     USER_PAGE,
     MovieFilter,
+    TermsLookup,
     VectorLookup,
     deletions_query,
     diversified_knn_body,
@@ -71,6 +73,27 @@ def test_filter_clause_builds_every_condition():
     }
     assert filter_clause(MovieFilter()) is None
     assert filter_clause(None) is None
+
+
+def test_rated_movies_are_excluded_by_a_terms_lookup_on_the_user_document():
+    lookup = TermsLookup("movierec-users", "7", "rated_movie_ids")
+    clause = filter_clause(MovieFilter(exclude_ids=(3,), exclude_lookup=lookup))
+    assert clause == {
+        "bool": {
+            "filter": [],
+            "must_not": [
+                {"terms": {"movie_id": [3]}},
+                {"terms": {"movie_id": {"index": "movierec-users", "id": "7", "path": "rated_movie_ids"}}},
+            ],
+        }
+    }
+
+
+def test_more_excluded_ids_than_one_terms_query_takes_are_split():
+    ids = tuple(range(MAX_TERMS * 2 + 5))
+    must_not = filter_clause(MovieFilter(exclude_ids=ids))["bool"]["must_not"]
+    assert [len(c["terms"]["movie_id"]) for c in must_not] == [MAX_TERMS, MAX_TERMS, 5]
+    assert [i for c in must_not for i in c["terms"]["movie_id"]] == list(ids)
 
 
 def test_title_search_uses_normalised_text_and_year():
