@@ -11,7 +11,11 @@ from pyspark.ml.stat import Summarizer
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from movierec.pipeline.params import EXPLICIT_DEFAULTS, AlsParams  # noqa: F401  (re-exported: als.AlsParams)
+from movierec.pipeline.params import (  # noqa: F401  (re-exported: als.AlsParams)
+    EXPLICIT_DEFAULTS,
+    AlsParams,
+    served_because,
+)
 
 # "Liked" for the audience vector: the users who rated the movie at least this high.
 LIKED_MIN_RATING = 4.0
