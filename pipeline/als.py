@@ -12,7 +12,11 @@ from pyspark.ml.stat import Summarizer
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from movierec.pipeline.params import EXPLICIT_DEFAULTS, AlsParams  # noqa: F401  (re-exported: als.AlsParams)
+from movierec.pipeline.params import (  # noqa: F401  (re-exported: als.AlsParams)
+    EXPLICIT_DEFAULTS,
+    AlsParams,
+    served_because,
+)
 from movierec.search.domain import LIKED_MIN_RATING  # "liked" for the audience vector, pipeline and API
 
 # Damping of the baseline biases (Koren's shrinkage): a movie with few ratings keeps a small bias.

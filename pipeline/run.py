@@ -587,6 +587,7 @@ def write_model_card(run: _Run, trained: Trained) -> dict:
         "dataset": run.source,
         "data_sha256": data_checksum(options.data),
         "params": trained.params.as_dict(),
+        "params_reason": als.served_because(trained.params, tuned=options.tune),
         "tuning": report.tuning,
         "max_users": options.max_users,
         "metrics": report.metrics,

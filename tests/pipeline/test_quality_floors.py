@@ -17,7 +17,9 @@ NDCG_LIFT_FLOOR = 1.20
 
 @pytest.mark.spark
 @pytest.mark.slow
-def test_served_defaults_meet_the_quality_floors(spark):
+def test_served_defaults_meet_the_quality_floors(spark, tmp_path):
+    # ALS checkpoints every 5 iterations; without a directory its lineage overflows the JVM stack.
+    spark.sparkContext.setCheckpointDir(str(tmp_path / "checkpoints"))
     ratings, _ = clean.clean_ratings(load_movielens(spark, BUNDLED).ratings)
     train, test = evaluate.random_split(ratings.cache(), test_fraction=0.2, seed=42)
     train, test = train.cache(), test.cache()
