@@ -156,7 +156,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8404)
     args = parser.parse_args()
     settings = get_settings()
-    es = Elasticsearch(settings.es_url)
+    es = Elasticsearch(settings.es_url, request_timeout=60)
     hits = es.search(
         index=f"{settings.index_prefix}movies",
         size=500,

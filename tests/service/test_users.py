@@ -40,7 +40,7 @@ def forget(indexed, names, user_id):
     from movierec.search import privacy
 
     async def go():
-        client = AsyncElasticsearch(indexed.es_url)
+        client = AsyncElasticsearch(indexed.es_url, request_timeout=60)  # a loaded machine: erasures refresh
         try:
             model = await ratings.ModelCache().current(client, names)
             await privacy.erase_user(client, names, user_id, model=model)
