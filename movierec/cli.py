@@ -431,10 +431,13 @@ def index_status() -> None:
     if not rows:
         typer.echo("no versions indexed yet: run `movierec pipeline run`")
         return
-    typer.echo(f"{'version':<24} {'serving':<8} {'movies':>8} {'users':>8} {'ratings':>9}")
+    typer.echo(f"{'version':<24} {'serving':<8} {'state':<10} {'movies':>8} {'users':>8} {'ratings':>9}")
     for row in rows:
         serving = "*" if row["serving"] else ""
-        typer.echo(f"{row['version']:<24} {serving:<8} {row['movies']:>8} {row['users']:>8} {row['ratings']:>9}")
+        # A version whose load never finished is shown, marked, so an operator sees what the next run deletes.
+        state = "complete" if row["complete"] else "incomplete"
+        movies, users, rated = (str(row[k]) if row[k] is not None else "-" for k in ("movies", "users", "ratings"))
+        typer.echo(f"{row['version']:<24} {serving:<8} {state:<10} {movies:>8} {users:>8} {rated:>9}")
 
 
 @index_app.command("rollback")
