@@ -19,10 +19,14 @@ class ModelCard:
     reg_param: float
     alpha: float
     gram: np.ndarray | None
+    # XtX over the trained user vectors: the implicit item step (fold_in_item) for movies added after training.
+    # None on cards from before it was recorded: such movies keep their content vector until the next run.
+    user_gram: np.ndarray | None = None
 
 
 def card_from_document(version: str, doc: dict) -> ModelCard:
     """The fold-in's view of a model card document (as stored in the models index)."""
     params = doc["params"]
     gram = np.array(doc["item_gram"]) if doc.get("item_gram") else None
-    return ModelCard(version, params["implicit"], params["reg_param"], params["alpha"], gram)
+    user_gram = np.array(doc["user_gram"]) if doc.get("user_gram") else None
+    return ModelCard(version, params["implicit"], params["reg_param"], params["alpha"], gram, user_gram)

@@ -29,7 +29,7 @@ from movierec.pipeline import als, clean, consent, evaluate, export, features, t
 from movierec.pipeline.load import DatasetError, RawData, load_movielens
 from movierec.pipeline.spark import executor_count
 from movierec.search import carryover, indices
-from movierec.search.foldin import item_gram
+from movierec.search.foldin import item_gram, user_gram
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +187,7 @@ class Trained:
     items: DataFrame  # cached item factors
     user_vectors: DataFrame
     gram: np.ndarray  # Y^T Y of exactly the served item factors: the real-time fold-in needs it
+    user_gram: np.ndarray | None = None  # X^T X of the user factors: the item fold-in of added movies
 
     def detail(self) -> str:
         return f"rank {self.params.rank}, {self.gram.shape[0]}x{self.gram.shape[1]} item Gram matrix"
@@ -439,7 +440,9 @@ def train_stage(run: _Run, cleaned: Cleaned, params: als.AlsParams) -> Trained:
     model = als.fit_als(cleaned.ratings, params)
     items = als.item_factors(model).cache()
     item_matrix = np.array([row["item_vector"] for row in items.collect()], dtype=np.float64)
-    return Trained(params, items, als.user_factors(model), item_gram(item_matrix))
+    users = als.user_factors(model)
+    user_matrix = np.array([row["user_vector"] for row in users.collect()], dtype=np.float64)
+    return Trained(params, items, users, item_gram(item_matrix), user_gram(user_matrix))
 
 
 def vectors_stage(run: _Run, loaded: Loaded, cleaned: Cleaned, feats: Features, trained: Trained) -> Documents:
@@ -545,4 +548,7 @@ def write_model_card(run: _Run, trained: Trained) -> dict:
     }
     report.model_card_path = run.run_dir / "model_card.json"
     report.model_card_path.write_text(json.dumps(card, indent=2, default=str))
-    return {**card, "item_gram": trained.gram.tolist()}
+    grams = {"item_gram": trained.gram.tolist()}
+    if trained.user_gram is not None:
+        grams["user_gram"] = trained.user_gram.tolist()
+    return {**card, **grams}

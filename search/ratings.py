@@ -17,7 +17,7 @@ from elasticsearch import AsyncElasticsearch, ConflictError, NotFoundError
 
 from movierec.errors import Conflict, NotFound, Unavailable
 from movierec.modelcard import ModelCard, card_from_document  # defined once, pure; still importable from here
-from movierec.search import queries
+from movierec.search import added_movies, queries
 from movierec.search.consent import get_consent
 from movierec.search.domain import RatingSource, VectorSource, now_ms, now_seconds
 from movierec.search.foldin import fold_in_user
@@ -111,6 +111,7 @@ async def add_rating(
     except BaseException:
         await _undo(es, names, doc_id, previous)
         raise
+    await added_movies.on_rating(es, names, model, movie_id, user_id=user_id, rating=rating)  # item fold-in hook
     return RatingResult(user_id, movie_id, rating, doc["num_ratings"], doc["vector_source"], model.version, attempts)
 
 
@@ -147,6 +148,7 @@ async def remove_rating(
         await _undo(es, names, doc_id, previous)
         await es.options(ignore_status=404).delete(index=names.deletions, id=doc_id, refresh=True)
         raise
+    await added_movies.on_rating(es, names, model, movie_id, user_id=user_id, rating=None)  # item fold-in hook
     return RatingResult(
         user_id, movie_id, previous["rating"], doc["num_ratings"], doc["vector_source"], model.version, attempts
     )
