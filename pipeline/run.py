@@ -25,10 +25,10 @@ from pyspark.sql import functions as F
 from movierec.connection import EsConnection
 from movierec.errors import Failed
 from movierec.modelcard import card_from_document
-from movierec.pipeline import als, clean, consent, evaluate, export, features, tune
+from movierec.pipeline import added, als, clean, consent, evaluate, export, features, tune
 from movierec.pipeline.load import DatasetError, RawData, load_movielens
 from movierec.pipeline.spark import executor_count
-from movierec.search import carryover, indices
+from movierec.search import added_carryover, carryover, indices
 from movierec.search.foldin import item_gram, user_gram
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,7 @@ class Loaded:
     deletions: list[dict]  # API deletions and erasures
     consents: list[dict]
     live_since: int  # epoch seconds: API ratings after this arrive during the run
+    added: list[dict] = field(default_factory=list)  # movies added through the API (pipeline/added.py)
 
     def detail(self) -> str:
         text = f"layout {self.raw.layout} from {self.source}"
@@ -238,6 +239,7 @@ class _Run:
     report: RunReport
     names: indices.IndexNames
     run_dir: Path
+    merges: dict[int, int] = field(default_factory=dict)  # added movie id -> the file's id (pipeline/added.py)
 
     @property
     def source(self) -> str:
@@ -308,12 +310,17 @@ def load_stage(run: _Run) -> Loaded:
     live = carryover.fetch_live_ratings(run.es, run.names.concrete("ratings", previous)) if previous else []
     deletions = carryover.fetch_deletions(run.es, run.names) if run.indexing else []
     consents = carryover.fetch_consents(run.es, run.names) if run.indexing else []
-    return Loaded(run.options.data, raw, previous, live, deletions, consents, live_since)
+    added_records = added_carryover.fetch_added_movies(run.es, run.names) if run.indexing else []
+    return Loaded(run.options.data, raw, previous, live, deletions, consents, live_since, added_records)
 
 
 def clean_stage(run: _Run, loaded: Loaded) -> Cleaned:
     report, spark = run.report, run.spark
     movies, rejected_movies = clean.clean_movies(loaded.raw.movies, loaded.raw.links, report.cleaning)
+    carried = added.carry_in(spark, movies, loaded.added, loaded.live)  # API-added movies join; merges move ratings
+    movies, live_ratings, run.merges = carried.movies, carried.live, carried.merges
+    report.cleaning.add("movies added through the API (carried over)", carried.added)
+    report.cleaning.add("added movies merged into a file's movie", len(carried.merges))
     ratings, rejected_ratings = clean.clean_ratings(loaded.raw.ratings, report.cleaning)
     ratings = ratings.cache()
     if ratings.isEmpty():  # before the API's ratings join: they cannot stand in for the data set
@@ -326,7 +333,7 @@ def clean_stage(run: _Run, loaded: Loaded) -> Cleaned:
         keep = ratings.select("userId").distinct().orderBy("userId").limit(run.options.max_users)
         ratings = ratings.join(keep, "userId", "left_semi")
     # After the slice: a quick run must not drop what users said through the API.
-    live_rows = [(r["user_id"], r["movie_id"], float(r["rating"]), int(r["date"])) for r in loaded.live]
+    live_rows = [(r["user_id"], r["movie_id"], float(r["rating"]), int(r["date"])) for r in live_ratings]
     ratings = clean.merge_live_ratings(
         ratings, spark.createDataFrame(live_rows, clean.LIVE_RATINGS_SCHEMA), report.cleaning
     )
@@ -494,6 +501,8 @@ def index_stage(run: _Run, docs: Documents, card: dict) -> Published:
     }
     indices.publish(es, names, version, written)
     indices.ensure_shared_indices(es, names)
+    added_carryover.mark_merged(es, names, run.merges)
+    added_carryover.cold_start(run.config.es, names, version, added_carryover.fetch_added_movies(es, names))
     es.index(index=names.models, id=version, document=card, refresh=True)
     run.report.published = True
     run.report.spark = card["spark"]
