@@ -255,7 +255,7 @@ async def on_rating(
             return current["_source"].get("vector_source")
         genres = current["_source"].get("genres", [])
         item, _ = await content_vectors(es, current["_index"], genres)
-        update = {"item_vector": item, "vector_source": VectorSource.CONTENT.value if item else None}
+        update = {"item_vector": item, "vector_source": newmovie.CONTENT if item else None}
     else:
         update = {"item_vector": vector, "vector_source": VectorSource.FOLD_IN.value}
     # A partial update (no script): other fields (the write path's live statistics) are left as they are.

@@ -34,6 +34,8 @@ MIN_PEERS = 5  # fewer movies with all its genres than this: fall back to movies
 MAX_PEERS = 500  # the most rated peers only: their trained vectors are the reliable ones
 
 MOVIE_KIND, KEY_KIND, SEQUENCE_KIND = "movie", "key", "sequence"
+# A movie's `vector_source` (movies index): `als` when trained, an added movie's CONTENT, then FOLD_IN.
+CONTENT, FOLD_IN = "content", VectorSource.FOLD_IN.value
 SEQUENCE_ID = "sequence"
 
 
@@ -97,7 +99,7 @@ def canonical_genres(genres: Iterable[str], new_genres: Iterable[str] = ()) -> l
         elif name.casefold() in allowed:
             if "|" in name:
                 raise InvalidMovie(f"genre {name!r}: '|' separates genres in MovieLens files")
-            out.setdefault(allowed[name.casefold()])
+            out.setdefault(name)
         else:
             raise InvalidMovie(
                 f"unknown genre {name!r}; known genres: {', '.join(KNOWN_GENRES)}. "
@@ -219,7 +221,7 @@ def movie_document(
         "embedding_y": None,
         "model_version": model_version,
         "source": RatingSource.API.value,
-        "vector_source": VectorSource.CONTENT.value if item_vector is not None else None,
+        "vector_source": CONTENT if item_vector is not None else None,
     }
     if item_vector is not None:
         doc["item_vector"] = [float(x) for x in item_vector]

@@ -6,7 +6,11 @@ from movierec.search.newmovie import InvalidMovie, new_movie
 
 def test_the_title_is_parsed_as_the_pipeline_parses_movies_csv():
     movie = new_movie("Matrix Reloaded, The (a.k.a. Matrix 2)", 2003, ["sci-fi", "Action"])
-    assert (movie.title, movie.original_title, movie.year) == ("The Matrix Reloaded", "Matrix Reloaded, The", 2003)
+    assert (movie.title, movie.original_title, movie.year) == (
+        "The Matrix Reloaded",
+        "Matrix Reloaded, The (a.k.a. Matrix 2)",
+        2003,
+    )
     assert movie.alt_titles == ["Matrix 2"] and movie.genres == ["Sci-Fi", "Action"]
     assert new_movie("Heat (1995)").year == 1995
     assert movie.key == "the matrix reloaded|2003"
