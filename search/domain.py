@@ -37,14 +37,12 @@ def ms_to_seconds(ms: float) -> int:
 
 
 class VectorSource(StrEnum):
-    """Where a user's or a movie's vector came from (`vector_source` in the users and movies indices and the API);
-    an added movie's is CONTENT, then FOLD_IN (its raters' item step, search/added_movies.py)."""
+    """Where a user document's vector came from (`vector_source` in the users index and the API)."""
 
     ALS = "als"  # trained by the pipeline
     FOLD_IN = "fold-in"  # recomputed by the API from every stored rating
     NONE = "none"  # no rating left to compute one from
     NO_CONSENT = "no-consent"  # withheld: no consent to personalisation
-    CONTENT = "content"  # a movie added through the API: the mean of its genre peers' vectors (cold start)
 
 
 class RatingSource(StrEnum):
