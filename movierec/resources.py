@@ -12,7 +12,7 @@ from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
-MAPPING_KINDS = ("movies", "users", "ratings", "models", "deletions", "consents", "pseudonyms")
+MAPPING_KINDS = ("movies", "users", "ratings", "models", "deletions", "consents", "pseudonyms", "added_movies")
 
 
 def _folder(package: str) -> Path:

@@ -13,8 +13,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.window import Window
 
-from movierec.pipeline.titles import parse_title
 from movierec.search.domain import RatingSource
+from movierec.search.titles import parse_title
 
 log = logging.getLogger(__name__)
 

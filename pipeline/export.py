@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 
 from movierec.connection import EsConnection
 from movierec.search.domain import RatingSource, VectorSource
-from movierec.search.text import normalize, strip_article, title_variants
+from movierec.search.text import alt_norms, normalize, suggest_inputs, title_keys
 
 log = logging.getLogger(__name__)
 
@@ -41,27 +41,10 @@ class BulkResult:
         self.errors.extend(errors[: MAX_ERROR_SAMPLES - len(self.errors)])
 
 
-def _suggest_inputs(title: str | None, original_title: str | None, alt_titles: list[str] | None) -> list[str]:
-    return title_variants(title, original_title, *(alt_titles or []))
-
-
-def _alt_norms(title: str | None, original_title: str | None, alt_titles: list[str] | None) -> list[str]:
-    main = normalize(title)
-    forms = dict.fromkeys(normalize(t) for t in (original_title, *(alt_titles or [])))
-    return [f for f in forms if f and f != main]
-
-
-def _title_keys(title: str | None, original_title: str | None, alt_titles: list[str] | None) -> list[str]:
-    """Article-stripped forms ("matrix" for "The Matrix"): matched exactly, never as text, so that
-    a bare "heat" prefers "Heat" over "The Heat"."""
-    forms = dict.fromkeys(strip_article(normalize(t)) for t in (title, original_title, *(alt_titles or [])))
-    return [f for f in forms if f]
-
-
 def movie_documents(movies: DataFrame, model_version: str) -> DataFrame:
     """One row per movie shaped like mappings/movies.json (plus `_id`)."""
     titles = ("title", "original_title", "alt_titles")
-    variants = F.udf(_suggest_inputs, "array<string>")(*titles)
+    variants = F.udf(suggest_inputs, "array<string>")(*titles)
     return movies.select(
         F.col("movieId").cast("string").alias("_id"),
         F.col("movieId").alias("movie_id"),
@@ -69,8 +52,8 @@ def movie_documents(movies: DataFrame, model_version: str) -> DataFrame:
         "original_title",
         "alt_titles",
         F.udf(normalize, "string")("title").alias("title_norm"),
-        F.udf(_alt_norms, "array<string>")(*titles).alias("alt_titles_norm"),
-        F.udf(_title_keys, "array<string>")(*titles).alias("title_keys"),
+        F.udf(alt_norms, "array<string>")(*titles).alias("alt_titles_norm"),
+        F.udf(title_keys, "array<string>")(*titles).alias("title_keys"),
         F.struct(variants.alias("input"), F.col("num_ratings").alias("weight")).alias("suggest"),
         "year",
         "genres",
@@ -86,6 +69,9 @@ def movie_documents(movies: DataFrame, model_version: str) -> DataFrame:
         "embedding_x",
         "embedding_y",
         F.lit(model_version).alias("model_version"),
+        F.when(F.col("item_vector").isNotNull(), F.lit(VectorSource.ALS.value)).alias("vector_source"),
+        # Movies added through the API carry `source` (search/added_movies.py); the files' do not.
+        (F.col("source") if "source" in movies.columns else F.lit(RatingSource.MOVIELENS.value)).alias("source"),
     )
 
 

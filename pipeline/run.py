@@ -27,12 +27,12 @@ from pyspark.sql import functions as F
 from movierec.connection import EsConnection
 from movierec.errors import Failed
 from movierec.modelcard import card_from_document
-from movierec.pipeline import als, clean, consent, evaluate, export, features, recovery, tune
+from movierec.pipeline import added, als, clean, consent, evaluate, export, features, recovery, tune
 from movierec.pipeline.faults import pause_point
 from movierec.pipeline.load import DatasetError, RawData, load_movielens
 from movierec.pipeline.spark import executor_count
-from movierec.search import carryover, indices
-from movierec.search.foldin import item_gram
+from movierec.search import added_carryover, carryover, indices
+from movierec.search.foldin import item_gram, user_gram
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +142,7 @@ class Loaded:
     consents: list[dict]
     live_since: int  # epoch seconds: API ratings after this arrive during the run
     recovered: list[str] = field(default_factory=list)  # what killed runs left, cleaned up or finished
+    added: list[dict] = field(default_factory=list)  # movies added through the API (pipeline/added.py)
 
     def detail(self) -> str:
         text = f"layout {self.raw.layout} from {self.source}"
@@ -209,6 +210,7 @@ class Trained:
     user_vectors: DataFrame
     gram: np.ndarray  # Y^T Y of exactly the served item factors: the real-time fold-in needs it
     live: dict | None = None  # the baselines of the API's live statistics and audience vectors (search/writes.py)
+    user_gram: np.ndarray | None = None  # X^T X of the user factors: the item fold-in of added movies
 
     def detail(self) -> str:
         return f"rank {self.params.rank}, {self.gram.shape[0]}x{self.gram.shape[1]} item Gram matrix"
@@ -259,6 +261,7 @@ class _Run:
     report: RunReport
     names: indices.IndexNames
     run_dir: Path
+    merges: dict[int, int] = field(default_factory=dict)  # added movie id -> the file's id (pipeline/added.py)
 
     @property
     def source(self) -> str:
@@ -352,13 +355,18 @@ def load_stage(run: _Run) -> Loaded:
     live = carryover.fetch_live_ratings(run.es, run.names.concrete("ratings", previous)) if previous else []
     deletions = carryover.fetch_deletions(run.es, run.names) if run.indexing else []
     consents = carryover.fetch_consents(run.es, run.names) if run.indexing else []
+    added_records = added_carryover.fetch_added_movies(run.es, run.names) if run.indexing else []
     pause_point("load")
-    return Loaded(run.options.data, raw, previous, live, deletions, consents, live_since, recovered)
+    return Loaded(run.options.data, raw, previous, live, deletions, consents, live_since, recovered, added_records)
 
 
 def clean_stage(run: _Run, loaded: Loaded) -> Cleaned:
     report, spark = run.report, run.spark
     movies, rejected_movies = clean.clean_movies(loaded.raw.movies, loaded.raw.links, report.cleaning)
+    carried = added.carry_in(spark, movies, loaded.added, loaded.live)  # API-added movies join; merges move ratings
+    movies, live_ratings, run.merges = carried.movies, carried.live, carried.merges
+    report.cleaning.add("movies added through the API (carried over)", carried.added)
+    report.cleaning.add("added movies merged into a file's movie", len(carried.merges))
     ratings, rejected_ratings = clean.clean_ratings(loaded.raw.ratings, report.cleaning)
     ratings = ratings.cache()
     # Before the API's ratings join: they cannot stand in for the data set (nor its unknown movies).
@@ -372,7 +380,7 @@ def clean_stage(run: _Run, loaded: Loaded) -> Cleaned:
         keep = ratings.select("userId").distinct().orderBy("userId").limit(run.options.max_users)
         ratings = ratings.join(keep, "userId", "left_semi")
     # After the slice: a quick run must not drop what users said through the API.
-    live_rows = [(r["user_id"], r["movie_id"], float(r["rating"]), int(r["date"])) for r in loaded.live]
+    live_rows = [(r["user_id"], r["movie_id"], float(r["rating"]), int(r["date"])) for r in live_ratings]
     ratings = clean.merge_live_ratings(
         ratings, spark.createDataFrame(live_rows, clean.LIVE_RATINGS_SCHEMA), report.cleaning
     )
@@ -492,7 +500,8 @@ def train_stage(run: _Run, cleaned: Cleaned, params: als.AlsParams) -> Trained:
         "rating_mean": features.global_mean_rating(cleaned.ratings),
         "user_mean_vector": als.users_mean(users).tolist(),
     }
-    return Trained(params, items, users, item_gram(item_matrix), live)
+    user_matrix = np.array([row["user_vector"] for row in users.collect()], dtype=np.float64)
+    return Trained(params, items, users, item_gram(item_matrix), live, user_gram(user_matrix))
 
 
 def vectors_stage(run: _Run, loaded: Loaded, cleaned: Cleaned, feats: Features, trained: Trained) -> Documents:
@@ -544,6 +553,8 @@ def index_stage(run: _Run, docs: Documents, card: dict) -> Published:
         },
     }
     indices.publish(es, names, version, written, card)  # the card, marked complete, before the switch
+    added_carryover.mark_merged(es, names, run.merges)
+    added_carryover.cold_start(run.config.es, names, version, added_carryover.fetch_added_movies(es, names))
     run.report.published = True
     run.report.spark = card["spark"]
     return Published(version, written, partitions)
@@ -598,4 +609,7 @@ def write_model_card(run: _Run, trained: Trained) -> dict:
     }
     report.model_card_path = run.run_dir / "model_card.json"
     report.model_card_path.write_text(json.dumps(card, indent=2, default=str))
-    return {**card, "item_gram": trained.gram.tolist(), "live": trained.live}
+    grams = {"item_gram": trained.gram.tolist()}
+    if trained.user_gram is not None:
+        grams["user_gram"] = trained.user_gram.tolist()
+    return {**card, **grams, "live": trained.live}

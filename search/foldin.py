@@ -1,10 +1,14 @@
-"""Fold one user into a trained ALS model: the least-squares user step, without retraining.
+"""Fold one user (or one item) into a trained ALS model: the least-squares ALS step, without retraining.
 
 Mirrors Spark's ALS normal equations, so a folded-in vector is the one the next ALS user
 step would produce for the same ratings and item factors:
 - implicit: A = YtY + sum(alpha*|r| * y y^T) + lambda*n*I,  b = sum((1 + alpha*|r|) * y) over r > 0
 - explicit: A = sum(y y^T) + lambda*n*I,                    b = sum(r * y)
 with lambda scaled by the user's number of ratings n (ALS-WR, as Spark does).
+
+The item step is the same solve with the roles swapped (Spark alternates the two): an item's vector
+from the vectors X of the users who rated it, with XtX (every user's) as the implicit baseline.
+`fold_in_item` gives a movie added after training its vector from its raters (search/added_movies.py).
 """
 
 from __future__ import annotations
@@ -19,6 +23,11 @@ def item_gram(item_vectors: np.ndarray) -> np.ndarray:
     return item_vectors.T @ item_vectors
 
 
+def user_gram(user_vectors: np.ndarray) -> np.ndarray:
+    """XtX over every user: the baseline of the implicit item step (`fold_in_item`)."""
+    return user_vectors.T @ user_vectors
+
+
 def fold_in_user(
     item_vectors: np.ndarray,
     ratings: Sequence[float],
@@ -29,14 +38,41 @@ def fold_in_user(
     gram: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """The user's factor vector from the factors of the items they rated; None without ratings."""
-    y = np.asarray(item_vectors, dtype=np.float64)
+    return _als_step(item_vectors, ratings, reg_param=reg_param, implicit=implicit, alpha=alpha, gram=gram)
+
+
+def fold_in_item(
+    user_vectors: np.ndarray,
+    ratings: Sequence[float],
+    *,
+    reg_param: float,
+    implicit: bool,
+    alpha: float = 1.0,
+    gram: np.ndarray | None = None,
+) -> np.ndarray | None:
+    """The item's factor vector from the factors of the users who rated it (`gram`: the users' XtX for the
+    implicit model); None without ratings. Spark's item step for one item, the user vectors held fixed."""
+    return _als_step(user_vectors, ratings, reg_param=reg_param, implicit=implicit, alpha=alpha, gram=gram)
+
+
+def _als_step(
+    fixed: np.ndarray,
+    ratings: Sequence[float],
+    *,
+    reg_param: float,
+    implicit: bool,
+    alpha: float,
+    gram: np.ndarray | None,
+) -> np.ndarray | None:
+    """One row's least-squares solve against the fixed side's factors (`fixed`, one row per rating)."""
+    y = np.asarray(fixed, dtype=np.float64)
     r = np.asarray(ratings, dtype=np.float64)
     if len(r) == 0:
         return None
     rank = y.shape[1]
     if implicit:
         if gram is None:
-            raise ValueError("the implicit model needs the item gram matrix YtY")
+            raise ValueError("the implicit model needs the gram matrix of the fixed side (YtY or XtX)")
         confidence_minus_one = alpha * np.abs(r)
         a = np.asarray(gram, dtype=np.float64) + (y.T * confidence_minus_one) @ y
         b = ((r > 0) * (1.0 + confidence_minus_one)) @ y

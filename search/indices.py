@@ -21,7 +21,7 @@ from movierec.errors import Failed, NotFound
 log = logging.getLogger(__name__)
 
 VERSIONED_KINDS = ("movies", "users", "ratings")
-SHARED_KINDS = ("models", "deletions", "consents")  # unversioned: one alias each, kept across versions
+SHARED_KINDS = ("models", "deletions", "consents", "added_movies")  # unversioned: one alias each, kept across versions
 VECTOR_FIELDS = {"movies": ("item_vector", "audience_vector"), "users": ("user_vector",)}
 KEEP_VERSIONS = 2  # the serving one and the one before it, for rollback
 WRITE_ATTEMPTS = 8  # conditional writes that lost a race: read again and retry this many times

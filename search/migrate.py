@@ -31,7 +31,7 @@ from movierec.search.indices import SHARED_KINDS, IndexNames, load_mapping, sche
 log = logging.getLogger(__name__)
 
 # Fields in epoch seconds before schema version 2, per kind (the models index has only ISO dates).
-SECONDS_BEFORE_V2 = {"consents": ("updated_at",), "deletions": ("date",), "models": ()}
+SECONDS_BEFORE_V2 = {"consents": ("updated_at",), "deletions": ("date",), "models": (), "added_movies": ()}
 ALREADY_MS = 100_000_000_000
 SCROLL_PAGE = 1000
 

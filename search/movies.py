@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from elasticsearch import AsyncElasticsearch, NotFoundError
 
 from movierec.errors import NotFound
-from movierec.search import queries
+from movierec.search import added_movies, queries
 from movierec.search.indices import IndexNames
 from movierec.search.title_cache import KEY_FIELDS, is_exact
 
@@ -94,7 +94,11 @@ async def get_movie(es: AsyncElasticsearch, names: IndexNames, movie_id: int, *,
         else:
             doc = await es.get(index=names.movies, id=str(movie_id), source_excludes=[*VECTOR_FIELDS, "suggest"])
     except NotFoundError:
-        raise MovieNotFound(str(movie_id), by_id=True) from None
+        # A movie added through the API that a later data file also holds answers as that file's movie.
+        target = await added_movies.merged_into(es, names, movie_id)
+        if target is None:
+            raise MovieNotFound(str(movie_id), by_id=True) from None
+        return await get_movie(es, names, target, with_vectors=with_vectors)
     return doc["_source"]
 
 

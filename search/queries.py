@@ -336,3 +336,47 @@ def deletions_query(*, since: int | None = None) -> dict:
 def ratings_given_by_query(user_id: int, *, until: int) -> dict:
     """The user's ratings given at `until` (epoch seconds, the ratings' unit) or before: what an erasure drops."""
     return {"bool": {"filter": [user_query(user_id), {"range": {"date": {"lte": until, "format": "epoch_second"}}}]}}
+
+
+# ---- movies added through the API (search/added_movies.py) ----------------------------------
+
+
+def same_movie_body(title_norm: str, year: int | None, *, source: Sequence[str] = MOVIE_SOURCE) -> dict:
+    """The movies with exactly this normalised title and year (no year: those without one): a duplicate."""
+    year_clause = (
+        {"term": {"year": year}} if year is not None else {"bool": {"must_not": {"exists": {"field": "year"}}}}
+    )
+    return {
+        "size": 1,
+        "_source": list(source),
+        "query": {"bool": {"filter": [{"term": {"title_norm.kw": title_norm}}, year_clause]}},
+        "sort": [{"movie_id": "asc"}],
+    }
+
+
+def genre_peers_body(genres: Sequence[str], *, match_all_genres: bool, size: int) -> dict:
+    """Trained movies sharing `genres` (all of them, or any), most rated first: a new movie's content peers."""
+    terms = [{"term": {"genres": g}} for g in genres]
+    genre_clause = (
+        {"bool": {"filter": terms}} if match_all_genres else {"bool": {"should": terms, "minimum_should_match": 1}}
+    )
+    filters: list[dict] = [{"exists": {"field": "item_vector"}}]
+    if terms:
+        filters.append(genre_clause)
+    # Trained vectors only (an index from before `vector_source` has none other): no estimate from estimates.
+    untrained = {"terms": {"vector_source": ["content", "fold-in"]}}
+    return {
+        "size": size,
+        "_source": ["item_vector", "audience_vector"],
+        "query": {"bool": {"filter": filters, "must_not": [untrained]}},
+        "sort": [{"num_ratings": "desc"}, {"movie_id": "asc"}],
+        "track_total_hits": False,
+    }
+
+
+def movie_ratings_query(movie_id: int) -> dict:
+    return {"term": {"movie_id": movie_id}}
+
+
+def added_movies_query(*, kind: str = "movie") -> dict:
+    return {"term": {"kind": kind}}

@@ -34,7 +34,7 @@ _SPECIAL = str.maketrans(
 # "i", "v" and "x" are left alone: "I, Robot", "Malcolm X".
 _ROMAN = {"ii": "2", "iii": "3", "iv": "4", "vi": "6", "vii": "7", "viii": "8", "ix": "9"}
 # Leading articles, as MovieLens writes them when it moves them to the end ("Matrix, The"; "L'" glues to
-# the next word). The one list: the pipeline restores them (pipeline/titles.py), search strips them.
+# the next word). The one list: the pipeline restores them (search/titles.py), search strips them.
 ARTICLES = ("The", "A", "An", "La", "Le", "Les", "L'", "El", "Los", "Las", "Il", "Der", "Die", "Das", "Une", "Un")
 # Anything that is neither a letter, a digit nor a mark, in any script: Hebrew, Cyrillic, CJK, Arabic and
 # Devanagari titles keep their words (an ASCII-only class made a Hebrew title "no letters or digits").
@@ -82,6 +82,25 @@ def title_variants(*titles: str | None) -> list[str]:
             if form:
                 seen.setdefault(form)
     return list(seen)
+
+
+def suggest_inputs(title: str | None, original_title: str | None, alt_titles: list[str] | None) -> list[str]:
+    """The completion suggester's inputs; these three derive a movie document's search fields, used by the
+    pipeline's export and by POST /movies alike."""
+    return title_variants(title, original_title, *(alt_titles or []))
+
+
+def alt_norms(title: str | None, original_title: str | None, alt_titles: list[str] | None) -> list[str]:
+    main = normalize(title)
+    forms = dict.fromkeys(normalize(t) for t in (original_title, *(alt_titles or [])))
+    return [f for f in forms if f and f != main]
+
+
+def title_keys(title: str | None, original_title: str | None, alt_titles: list[str] | None) -> list[str]:
+    """Article-stripped forms ("matrix" for "The Matrix"): matched exactly, never as text, so that
+    a bare "heat" prefers "Heat" over "The Heat"."""
+    forms = dict.fromkeys(strip_article(normalize(t)) for t in (title, original_title, *(alt_titles or [])))
+    return [f for f in forms if f]
 
 
 def split_query_year(query: str) -> tuple[str, int | None]:

@@ -36,7 +36,7 @@ from elasticsearch import AsyncElasticsearch, ConflictError, NotFoundError
 
 from movierec.errors import Conflict, Failed
 from movierec.modelcard import ModelCard
-from movierec.search import live, queries
+from movierec.search import added_movies, live, newmovie, queries
 from movierec.search.domain import LIKED_MIN_RATING, RatingSource, VectorSource, now_ms
 from movierec.search.foldin import fold_in_user
 from movierec.search.indices import IndexNames, ensure_shared_index
@@ -250,9 +250,19 @@ async def apply_batch(
     return result
 
 
-async def _after_movies_rated(es: AsyncElasticsearch, names: IndexNames, model: ModelCard, movie_ids: list[int]):
-    """The one place for what follows a stored rating of a movie on the item side (newmovies: the item
-    fold-in of added movies, `on_rating_for_added_movie`, is called from here)."""
+async def _after_movies_rated(
+    es: AsyncElasticsearch, names: IndexNames, model: ModelCard, movie_ids: list[int]
+) -> None:
+    """The one place for what follows a stored rating of a movie on the item side: movies added through
+    the API refold their item vector from their raters (`added_movies.on_rating`). Trained movies keep
+    their trained vectors, so the common case costs nothing; only a batch touching an added movie pays
+    one refresh of the ratings index, which the item fold-in reads with a search."""
+    added = [m for m in movie_ids if newmovie.is_added_id(m)]
+    if not added:
+        return
+    await es.indices.refresh(index=names.ratings)
+    for movie_id in added:
+        await added_movies.on_rating(es, names, model, movie_id)
 
 
 async def _movies(es: AsyncElasticsearch, names: IndexNames, movie_ids: set[int]) -> dict[int, dict]:

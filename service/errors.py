@@ -66,6 +66,8 @@ def error_body(exc: MovierecError) -> dict:
     # 404s carry an object (message, and suggestions for a title); the others a string, as before.
     if exc.kind == "not_found":
         return {"detail": {"message": str(exc), **getattr(exc, "extra", {})}}
+    if exc.kind == "conflict" and getattr(exc, "extra", None):  # a duplicate movie: which one it is
+        return {"detail": {"message": str(exc), **exc.extra}}
     return {"detail": str(exc)}
 
 

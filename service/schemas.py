@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from movierec.search.domain import YEAR_MAX, YEAR_MIN, VectorSource
+from movierec.search.newmovie import TITLE_MAX_CHARS
 from movierec.search.text import normalize
 from movierec.service.deps import DIVERSITY_HELP
 
@@ -187,6 +188,10 @@ class MovieDetail(BaseModel):
     embedding_x: float | None = Field(None, description="2-D projection of the item vector (dashboards)")
     embedding_y: float | None = None
     model_version: str | None = None
+    vector_source: str | None = Field(
+        None, description="`als`: trained; an added movie's `content` (genre peers), then `fold-in` (its raters)"
+    )
+    source: str | None = Field(None, description="`movielens` (the data files) or `api` (POST /movies)")
 
 
 class RecommendationResponse(BaseModel):
@@ -403,3 +408,31 @@ class ConsentOut(BaseModel):
     personalisation: bool
     recorded: bool = Field(description="false: no choice recorded, the deployment's default applies")
     updated_at: int | None = Field(None, description="epoch milliseconds")
+
+
+class MovieIn(Body):
+    """A movie to add (POST /movies). The title is parsed as the pipeline parses movies.csv: "Matrix, The"
+    becomes "The Matrix", "Seven (a.k.a. Se7en)" gets an alternative title, "Heat (1995)" a year."""
+
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
+
+    title: str = Field(min_length=1, max_length=TITLE_MAX_CHARS, examples=["Dune: Part Three"])
+    year: StrictInt | None = Field(None, examples=[2026], description=f"release year, {YEAR_MIN} to {YEAR_MAX}")
+    genres: list[Genre] = Field(
+        default_factory=list, max_length=MAX_GENRES, examples=[["Sci-Fi", "Adventure"]], description="MovieLens genres"
+    )
+    new_genres: list[Genre] = Field(
+        default_factory=list,
+        max_length=MAX_GENRES,
+        description="genres not in the MovieLens list that `genres` may use (named twice, so a typo is not a genre)",
+    )
+    imdb_id: str | None = Field(None, max_length=20, examples=["tt31378509"])
+    tmdb_id: str | None = Field(None, max_length=20, examples=["1170608"])
+
+
+class MovieAdded(BaseModel):
+    movie: MovieDetail
+    vector_source: str | None = Field(
+        description="`content`: the mean vector of trained movies sharing its genres; none when no such movie"
+    )
+    versions: list[str] = Field(description="every kept index version it was written into (so a rollback keeps it)")

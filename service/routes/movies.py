@@ -4,11 +4,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from movierec.search import movies, recommend
-from movierec.service.deps import Diversity, EsDep, MovieId, NamesDep
+from movierec.search import added_movies, movies, newmovie, recommend
+from movierec.service.deps import Diversity, EsDep, MovieId, NamesDep, WriteAccess
 from movierec.service.schemas import (
     Movie,
+    MovieAdded,
     MovieDetail,
+    MovieIn,
     RecommendationResponse,
     SearchResponse,
     SearchText,
@@ -16,6 +18,18 @@ from movierec.service.schemas import (
 )
 
 router = APIRouter(prefix="/movies", tags=["movies"])
+
+
+@router.post("", response_model=MovieAdded, status_code=201, dependencies=[WriteAccess])
+async def add_movie(es: EsDep, names: NamesDep, body: MovieIn) -> MovieAdded:
+    """Add a movie that is not in the data files: searchable, suggestible and "similar" in the next call
+    (a content vector from its genres), refolded from its raters' vectors as ratings arrive; kept by
+    retrains and rollbacks. 409 with the existing movie for the same title and year."""
+    movie = newmovie.new_movie(
+        body.title, body.year, body.genres, new_genres=body.new_genres, imdb=body.imdb_id, tmdb=body.tmdb_id
+    )
+    added = await added_movies.add_movie(es, names, movie)
+    return MovieAdded(movie=MovieDetail(**added.movie), vector_source=added.vector_source, versions=added.versions)
 
 
 @router.get("/search", response_model=SearchResponse)

@@ -13,7 +13,16 @@ MAPPINGS = mappings_dir()
 
 def test_every_index_and_field_is_catalogued():
     entries = {e.kind: e for e in load_catalog(MAPPINGS)}
-    assert set(entries) == {"movies", "users", "ratings", "models", "deletions", "consents", "pseudonyms"}
+    assert set(entries) == {
+        "movies",
+        "users",
+        "ratings",
+        "models",
+        "deletions",
+        "consents",
+        "pseudonyms",
+        "added_movies",
+    }
     personal = {"users", "ratings", "deletions", "consents", "pseudonyms"}
     assert {k for k, e in entries.items() if e.personal_data} == personal
     user_id = next(f for f in entries["users"].fields if f.name == "user_id")

@@ -44,3 +44,56 @@ def test_the_model_card_is_defined_once():
     from movierec.search import ratings
 
     assert ratings.ModelCard is modelcard.ModelCard and ratings.card_from_document is modelcard.card_from_document
+
+
+def test_item_fold_in_recovers_a_checkerboard_item():
+    # Two user groups with orthogonal tastes; an item liked by exactly the first group gets (5, 0).
+    from movierec.search.foldin import fold_in_item
+
+    users = np.array([[1.0, 0.0]] * 4 + [[0.0, 1.0]] * 4)
+    ratings = [5.0] * 4 + [0.0] * 4
+    got = fold_in_item(users, ratings, reg_param=1e-9, implicit=False)
+    assert np.allclose(got, [5.0, 0.0], atol=1e-6)
+
+
+def test_item_fold_in_is_the_implicit_item_step_with_the_user_gram():
+    from movierec.search.foldin import fold_in_item, user_gram
+
+    rng = np.random.default_rng(2)
+    all_users = rng.normal(size=(40, 3))
+    raters, ratings, alpha, lam = [0, 5, 9, 20], np.array([4.0, 5.0, 3.5, 4.5]), 1.5, 0.05
+    x = all_users[raters]
+    a = all_users.T @ all_users + (x.T * (alpha * ratings)) @ x + lam * len(raters) * np.eye(3)
+    b = (1 + alpha * ratings) @ x
+    got = fold_in_item(x, ratings, reg_param=lam, implicit=True, alpha=alpha, gram=user_gram(all_users))
+    assert np.allclose(got, np.linalg.solve(a, b))
+    with pytest.raises(ValueError, match="gram"):
+        fold_in_item(x, ratings, reg_param=lam, implicit=True)
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("implicit", [True, False])
+def test_item_fold_in_reproduces_sparks_item_step(spark, implicit):
+    """Spark's iteration is an item step, then a user step. So the item factors of a fit with maxIter=k+1 are
+    the item step against the user factors of the same fit (same seed) with maxIter=k: fold_in_item gives them."""
+    from pyspark.ml.recommendation import ALS
+
+    from movierec.search.foldin import fold_in_item, user_gram
+
+    rng = np.random.default_rng(3)
+    rows = [(u, i, float(rng.integers(1, 11)) / 2) for u in range(30) for i in range(12) if rng.random() < 0.5]
+    df = spark.createDataFrame(rows, "userId int, movieId int, rating float")
+    lam, alpha = 0.1, 2.0
+
+    def fit(iterations):
+        als = ALS(rank=4, maxIter=iterations, regParam=lam, alpha=alpha, implicitPrefs=implicit, seed=1)
+        return als.setUserCol("userId").setItemCol("movieId").fit(df)
+
+    users = {r["id"]: np.array(r["features"]) for r in fit(5).userFactors.collect()}
+    items = {r["id"]: np.array(r["features"]) for r in fit(6).itemFactors.collect()}
+    gram = user_gram(np.array(list(users.values())))
+    for item in (0, 5, 11):
+        raters = [(u, r) for u, i, r in rows if i == item]
+        x = np.array([users[u] for u, _ in raters])
+        got = fold_in_item(x, [r for _, r in raters], reg_param=lam, implicit=implicit, alpha=alpha, gram=gram)
+        assert np.allclose(got, items[item], atol=1e-4), (item, got, items[item])

@@ -1,7 +1,6 @@
 import pytest
 
-from movierec.pipeline import titles
-from movierec.search import domain
+from movierec.search import domain, titles
 from movierec.search.text import (
     ARTICLES,
     has_content,

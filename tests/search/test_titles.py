@@ -1,7 +1,7 @@
 import pytest
 
-from movierec.pipeline.titles import parse_title, restore_article
 from movierec.search.domain import YEAR_MAX, YEAR_MIN
+from movierec.search.titles import parse_title, restore_article
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,63 @@
+"""The pipeline's side of added movies: read them for a run, then, in the new version, mark merges and give
+the added movies that got no trained vector (no ratings yet) a content vector from the new factors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from elasticsearch import Elasticsearch, helpers
+
+from movierec.connection import EsConnection
+from movierec.search import added_movies, newmovie, queries
+from movierec.search.client import async_client
+from movierec.search.indices import IndexNames
+
+log = logging.getLogger(__name__)
+
+
+def fetch_added_movies(es: Elasticsearch, names: IndexNames) -> list[dict]:
+    """Every added movie not merged into a file's movie yet; none when nothing was ever added."""
+    index = added_movies.index_name(names)
+    if not es.indices.exists(index=index):
+        return []
+    hits = helpers.scan(es, index=index, query={"query": queries.added_movies_query()}, size=1000)
+    return [hit["_source"] for hit in hits if hit["_source"].get("merged_into") is None]
+
+
+def mark_merged(es: Elasticsearch, names: IndexNames, merges: dict[int, int]) -> None:
+    """The added id now answers as the file's movie (GET /movies/{added_id} returns it)."""
+    actions = [
+        {"_op_type": "update", "_index": added_movies.index_name(names), "_id": str(a), "doc": {"merged_into": f}}
+        for a, f in merges.items()
+    ]
+    if actions:
+        helpers.bulk(es, actions, refresh=True)
+        log.info("merged %d added movies into the files' movies: %s", len(actions), merges)
+
+
+def cold_start(conn: EsConnection, names: IndexNames, version: str, records: list[dict]) -> int:
+    """Added movies of `version` without a trained vector get the content vector of the new factors."""
+    if not records:
+        return 0
+    return asyncio.run(_cold_start(conn, names, version, records))
+
+
+async def _cold_start(conn: EsConnection, names: IndexNames, version: str, records: list[dict]) -> int:
+    index, done = names.concrete("movies", version), 0
+    async with async_client(conn) as es:
+        for record in records:
+            held = await es.options(ignore_status=404).get(
+                index=index, id=str(record["movie_id"]), source_includes=["vector_source"]
+            )
+            if not held.get("found") or held["_source"].get("vector_source"):
+                continue  # merged away, or trained on its ratings
+            movie = newmovie.from_record(record)
+            item, audience = await added_movies.content_vectors(es, index, movie.genres)
+            if item is not None:
+                doc = {"item_vector": item, "vector_source": "content"}
+                if audience is not None:
+                    doc["audience_vector"] = audience
+                await es.update(index=index, id=str(record["movie_id"]), doc=doc, refresh=True)
+                done += 1
+    return done
