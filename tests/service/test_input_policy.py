@@ -17,9 +17,11 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from movierec.config import get_settings
-from movierec.pipeline.export import _alt_norms, _suggest_inputs, _title_keys
 from movierec.search.indices import IndexNames
+from movierec.search.text import alt_norms as _alt_norms
 from movierec.search.text import has_content, normalize
+from movierec.search.text import suggest_inputs as _suggest_inputs
+from movierec.search.text import title_keys as _title_keys
 from movierec.service.policy import TokenBuckets, excerpt, json_problem
 
 pytestmark = pytest.mark.es
