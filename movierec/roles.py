@@ -2,8 +2,9 @@
 
 `pipeline`: creates each run's versioned indices, switches the aliases, prunes old versions, and
 writes the unversioned ones (model cards, deletions, consents). `api`: reads everything it serves,
-writes ratings, users, movies (live statistics), consents and deletions, and may create the two
-unversioned indices the API creates lazily; it cannot create, delete or re-alias versions.
+writes ratings, users, movies (live statistics, added movies), consents and deletions, refreshes what
+it wrote, and may create the three unversioned indices the API creates lazily; it cannot create,
+delete or re-alias versions.
 `movierec es up --security` creates an API key with each; the README prints them for other clusters.
 """
 
@@ -29,10 +30,18 @@ def api_role(prefix: str = "movierec-") -> dict:
         "indices": [
             {"names": [f"{prefix}models*"], "privileges": ["read", "view_index_metadata"]},
             {
-                "names": [f"{prefix}{kind}*" for kind in ("movies", "users", "ratings", "consents", "deletions")],
-                "privileges": ["read", "write", "view_index_metadata"],
+                "names": [
+                    f"{prefix}{kind}*"
+                    for kind in ("movies", "users", "ratings", "consents", "deletions", "added_movies")
+                ],
+                # maintenance: the write path refreshes movies and users once per batch (so the next title
+                # search and kNN lookup see it), and ratings when an added movie's item vector is refolded.
+                "privileges": ["read", "write", "view_index_metadata", "maintenance"],
             },
-            {"names": [f"{prefix}consents*", f"{prefix}deletions*"], "privileges": ["create_index"]},
+            {
+                "names": [f"{prefix}consents*", f"{prefix}deletions*", f"{prefix}added_movies*"],
+                "privileges": ["create_index"],
+            },
         ],
     }
 
