@@ -75,7 +75,10 @@ def admin(cluster):
 
 @marked
 def test_three_nodes_form_one_cluster_and_status_lists_each(cluster, admin):
-    health = admin.cluster.health(wait_for_nodes=str(NODES), timeout="60s")
+    # Right after the nodes join, the replicas of the system indices are still being allocated (yellow).
+    health = admin.options(ignore_status=408).cluster.health(
+        wait_for_nodes=str(NODES), wait_for_status="green", timeout="180s"
+    )
     assert health["number_of_nodes"] == NODES and health["status"] == "green"
     result = cli("es", "status")
     assert result.exit_code == 0, result.output
