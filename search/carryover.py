@@ -35,6 +35,9 @@ def _sources(es: Elasticsearch, index: str, query: dict, fields: list[str] | Non
     """Every matching document's source; none when the index does not exist."""
     if not es.indices.exists(index=index):
         return []
+    # The API's write path does not refresh per write (search/writes.py): a rating given a moment ago must
+    # still be carried over by the run or rollback that reads it now.
+    es.indices.refresh(index=index)
     hits = helpers.scan(es, index=index, query={"query": query}, _source=fields if fields else True, size=2000)
     return [hit["_source"] for hit in hits]
 
@@ -161,5 +164,6 @@ async def _refold(
     conn: EsConnection, names: IndexNames, model: ModelCard, users: list[int], consent_default: bool
 ) -> None:
     async with async_client(conn) as es:
+        await es.indices.refresh(index=names.ratings)  # the refold searches what was just copied or deleted
         for user_id in users:
-            await refold_user(es, names, model, user_id, consent_default=consent_default)
+            await refold_user(es, names, model, user_id, consent_default=consent_default, from_index=True)

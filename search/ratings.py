@@ -187,8 +187,12 @@ async def refold_user(
     *,
     consent_default: bool = True,
     live_updates: bool = True,
+    from_index: bool = False,
 ) -> tuple[dict, int]:
     """Recompute the user's document and vector from every stored rating; -> (document, attempts).
+
+    `from_index`: read the ratings from the ratings index, not from the user document (a carry-over or
+    rollback has just copied ratings into this version's index, so the document's list is stale).
 
     Without consent to personalisation the document gets no vector (`VectorSource.NO_CONSENT`). A user
     who gets a vector back (consent granted again) rejoins the audience of the movies they liked.
@@ -202,7 +206,10 @@ async def refold_user(
         # Read after the document: a withdrawal racing with this write either makes the write below
         # conflict (and the retry sees it), or comes later and removes the vector itself.
         allowed = (await get_consent(es, names, user_id, default=consent_default)).personalisation
-        entries = await writes.stored_entries(es, names, user_id, source)
+        # No document here (a user whose ratings a carry-over or rollback just copied into this version):
+        # their ratings are read from the ratings index, not taken as none.
+        stored = {} if from_index or source is None else source
+        entries = await writes.stored_entries(es, names, user_id, stored)
         vectors = await writes.VectorCache().get(es, names, set(entries)) if allowed and entries else {}
         vector = writes.fold(model, entries, vectors) if allowed else None
         doc = writes.user_document(source or {}, user_id, entries, vector, model.version)

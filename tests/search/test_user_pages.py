@@ -18,7 +18,7 @@ N_UNRATED = 20
 @pytest.fixture
 def heavy(es, indexed, prefix):
     """Under a test prefix: the session's movies and model, a fresh ratings index holding one user's
-    10,100 ratings (every movie but 20, plus movies unknown to the model), and an empty users index."""
+    10,100 ratings (every movie but 20, plus movies unknown to the model), and their pipeline-made user document."""
     session = indices.IndexNames(indexed.index_prefix)
     names = indices.IndexNames(prefix)
     version = indices.serving_version(es, session)
@@ -53,6 +53,10 @@ def heavy(es, indexed, prefix):
         for i, movie_id in enumerate(rated)
     )
     helpers.bulk(es, docs, chunk_size=5000, refresh=True)
+    # The user as the pipeline writes them: a document without the write path's `ratings`, so the first
+    # fold-in reads every rating from the ratings index (the write path keeps them on the document after).
+    user = {"user_id": HEAVY_USER, "num_ratings": N_RATINGS, "vector_source": "none"}
+    es.index(index=names.users, id=str(HEAVY_USER), document=user, refresh=True)
     try:
         yield names, card, rated, unrated
     finally:

@@ -145,7 +145,10 @@ def test_writes_need_the_api_key_when_one_is_set(api, new_user, monkeypatch):
     assert api.post(url, json={"movie_id": 1, "rating": 4.0}, headers={"X-API-Key": "s3cret"}).status_code == 200
     assert api.delete(f"{url}/1").status_code == 401
     assert api.delete(f"{url}/1", headers={"X-API-Key": "s3cret"}).status_code == 200
-    assert api.get(f"/users/{new_user}/recommendations").status_code == 200  # reads stay open
+    # A user's recommendations reveal their tastes: guarded like a write (issue 13); movie reads stay open.
+    assert api.get(f"/users/{new_user}/recommendations").status_code == 401
+    assert api.get(f"/users/{new_user}/recommendations", headers={"X-API-Key": "s3cret"}).status_code == 200
+    assert api.get("/movies/search", params={"q": "toy story"}).status_code == 200
 
 
 def test_deleting_a_rating_refolds_the_user_and_is_remembered(api, new_user, es, indexed):
