@@ -1,7 +1,9 @@
 """Where a cluster pays off: the pipeline on local[*] vs a 2-worker standalone Spark cluster, and
 indexing throughput into a 1-node vs a 3-node (1 replica) Elasticsearch cluster, in one run.
 
-    .venv/bin/python benchmarks/engines.py [--sizes small,1m] [--docs 200000] [--max-users N] [--skip-spark] [--skip-es]
+    .venv/bin/python -m benchmarks.engines [--sizes small,1m] [--docs 200000] [--max-users N] [--skip-spark] [--skip-es]
+
+(from the repository root, as a module: it imports benchmarks.pipeline, with no sys.path change).
 
 Spark: each size runs `movierec pipeline run --no-evaluate` in its own process, first with
 `SPARK_MASTER=local[*]`, then against `movierec spark up --workers 2` (master on --spark-port),
@@ -23,7 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 from benchmarks.pipeline import dataset_folder
 
 STAGES = ("load", "clean", "features", "train", "vectors", "index")
