@@ -16,9 +16,9 @@ def global_mean_rating(ratings: DataFrame) -> float:
     return ratings.agg(F.avg("rating")).first()[0] or 0.0
 
 
-def movie_stats(ratings: DataFrame, *, damping: float = DAMPING) -> DataFrame:
-    """movieId, num_ratings, avg_rating, damped_rating, popularity."""
-    global_mean = global_mean_rating(ratings)
+def movie_stats(ratings: DataFrame, *, damping: float = DAMPING, global_mean: float | None = None) -> DataFrame:
+    """movieId, num_ratings, avg_rating, damped_rating, popularity (`global_mean`: when the caller has it)."""
+    global_mean = global_mean_rating(ratings) if global_mean is None else global_mean
     return ratings.groupBy("movieId").agg(
         F.count("*").alias("num_ratings"),
         F.avg("rating").alias("avg_rating"),

@@ -30,8 +30,9 @@ from movierec.modelcard import card_from_document
 from movierec.pipeline import added, als, clean, consent, evaluate, export, features, recovery, tune
 from movierec.pipeline.faults import pause_point
 from movierec.pipeline.load import DatasetError, RawData, load_movielens
-from movierec.pipeline.spark import executor_count
+from movierec.pipeline.spark import executor_count, size_shuffle_partitions
 from movierec.search import added_carryover, carryover, indices
+from movierec.search.domain import RatingSource
 from movierec.search.foldin import item_gram, user_gram
 
 log = logging.getLogger(__name__)
@@ -143,9 +144,10 @@ class Loaded:
     live_since: int  # epoch seconds: API ratings after this arrive during the run
     recovered: list[str] = field(default_factory=list)  # what killed runs left, cleaned up or finished
     added: list[dict] = field(default_factory=list)  # movies added through the API (pipeline/added.py)
+    shuffle_partitions: int = 0  # sized from the input (pipeline/spark.py)
 
     def detail(self) -> str:
-        text = f"layout {self.raw.layout} from {self.source}"
+        text = f"layout {self.raw.layout} from {self.source}, {self.shuffle_partitions} shuffle partitions"
         if self.live or self.deletions:
             text += f"; {len(self.live)} API ratings from version {self.previous}, {len(self.deletions)} API deletions"
         return "; ".join([text, *self.recovered])
@@ -175,6 +177,7 @@ class Features:
     movie_records: DataFrame
     users: DataFrame
     n_users: int
+    rating_mean: float  # of every rating: the damping's target, and the live statistics' (model card)
 
     def detail(self) -> str:
         return f"{self.n_users} users"
@@ -211,6 +214,8 @@ class Trained:
     gram: np.ndarray  # Y^T Y of exactly the served item factors: the real-time fold-in needs it
     live: dict | None = None  # the baselines of the API's live statistics and audience vectors (search/writes.py)
     user_gram: np.ndarray | None = None  # X^T X of the user factors: the item fold-in of added movies
+    item_ids: list[int] = field(default_factory=list)  # the rows of `item_matrix`, collected once
+    item_matrix: np.ndarray | None = None
 
     def detail(self) -> str:
         return f"rank {self.params.rank}, {self.gram.shape[0]}x{self.gram.shape[1]} item Gram matrix"
@@ -317,7 +322,7 @@ def run_pipeline(
             params, explicit = tuned.implicit, tuned.explicit
         if options.evaluate:
             run.stage("evaluate", evaluate_stage, train, test, params, explicit)
-    trained = run.stage("train", train_stage, cleaned, params)
+    trained = run.stage("train", train_stage, cleaned, feats, params)
     docs = run.stage("vectors", vectors_stage, loaded, cleaned, feats, trained)
     card = write_model_card(run, trained)
     if run.indexing:
@@ -338,6 +343,8 @@ def run_pipeline(
 
 def load_stage(run: _Run) -> Loaded:
     raw = load_movielens(run.spark, run.options.data)
+    data_bytes = sum(p.stat().st_size for p in Path(run.options.data).iterdir() if p.is_file())
+    partitions = size_shuffle_partitions(run.spark, data_bytes)
     recovered = (
         recovery.recover(
             run.es,
@@ -357,7 +364,9 @@ def load_stage(run: _Run) -> Loaded:
     consents = carryover.fetch_consents(run.es, run.names) if run.indexing else []
     added_records = added_carryover.fetch_added_movies(run.es, run.names) if run.indexing else []
     pause_point("load")
-    return Loaded(run.options.data, raw, previous, live, deletions, consents, live_since, recovered, added_records)
+    return Loaded(
+        run.options.data, raw, previous, live, deletions, consents, live_since, recovered, added_records, partitions
+    )
 
 
 def clean_stage(run: _Run, loaded: Loaded) -> Cleaned:
@@ -368,48 +377,42 @@ def clean_stage(run: _Run, loaded: Loaded) -> Cleaned:
     report.cleaning.add("movies added through the API (carried over)", carried.added)
     report.cleaning.add("added movies merged into a file's movie", len(carried.merges))
     ratings, rejected_ratings = clean.clean_ratings(loaded.raw.ratings, report.cleaning)
-    ratings = ratings.cache()
-    # Before the API's ratings join: they cannot stand in for the data set (nor its unknown movies).
-    if ratings.join(movies.select("movieId"), "movieId", "left_semi").isEmpty():
-        rejected = _write_rejected(run, loaded, rejected_movies.unionByName(rejected_ratings))
-        raise DatasetError(
-            f"{run.source}: the ratings file yields no ratings of known movies after cleaning ({rejected} rows "
-            f"rejected; their reasons are in {run.run_dir / 'rejected'}); nothing was trained or published"
-        )
     if run.options.max_users:
         keep = ratings.select("userId").distinct().orderBy("userId").limit(run.options.max_users)
         ratings = ratings.join(keep, "userId", "left_semi")
     # After the slice: a quick run must not drop what users said through the API.
     live_rows = [(r["user_id"], r["movie_id"], float(r["rating"]), int(r["date"])) for r in live_ratings]
-    ratings = clean.merge_live_ratings(
-        ratings, spark.createDataFrame(live_rows, clean.LIVE_RATINGS_SCHEMA), report.cleaning
-    )
+    live = spark.createDataFrame(live_rows, clean.LIVE_RATINGS_SCHEMA) if live_rows else None
+    ratings = clean.merge_live_ratings(ratings, live, report.cleaning)
     if loaded.deletions:  # otherwise skip a pass over every rating
         deleted_rows = [(d["user_id"], d.get("movie_id"), int(d["date"])) for d in loaded.deletions]
         ratings = clean.drop_deleted_ratings(
             ratings, spark.createDataFrame(deleted_rows, clean.DELETIONS_SCHEMA), report.cleaning
         )
-    ratings = clean.drop_unknown_movies(ratings, movies, report.cleaning).cache()
-    n_rejected = _write_rejected(run, loaded, rejected_movies.unionByName(rejected_ratings))
-    counts = {"movies": movies.count(), "ratings": ratings.count(), "rejected": n_rejected}
+    ratings, kept = clean.keep_known_movies(ratings, movies, report.cleaning)
+    n_rejected = report.cleaning.rejected()
+    if n_rejected:
+        _write_rejected(run, loaded, rejected_movies.unionByName(rejected_ratings))
+    # The API's ratings cannot stand in for the data set (nor its unknown movies).
+    if not kept.get(RatingSource.MOVIELENS.value):
+        raise DatasetError(
+            f"{run.source}: the ratings file yields no ratings of known movies after cleaning ({n_rejected} rows "
+            f"rejected; their reasons are in {run.run_dir / 'rejected'}); nothing was trained or published"
+        )
+    counts = {"movies": movies.count(), "ratings": sum(kept.values()), "rejected": n_rejected}
     report.counts.update(counts)
     return Cleaned(movies, ratings, counts)
 
 
-def _write_rejected(run: _Run, loaded: Loaded, rejected: DataFrame) -> int:
+def _write_rejected(run: _Run, loaded: Loaded, rejected: DataFrame) -> None:
     """Rejected rows as written, with their file and line number, to runs/<version>/rejected/ (mode
-    0600: rating rows hold user ids). Returns how many."""
-    rejected = rejected.cache()
-    count = rejected.count()
-    if count:
-        numbered = loaded.raw.with_line_numbers(rejected)
-        out = run.run_dir / "rejected"
-        numbered.select(F.col("_file").alias("file"), "line_no", "source", "reason", "line").orderBy(
-            "file", "line_no"
-        ).coalesce(1).write.mode("overwrite").json(str(out))
-        private(out)
-    rejected.unpersist()
-    return count
+    0600: rating rows hold user ids)."""
+    numbered = loaded.raw.with_line_numbers(rejected)
+    out = run.run_dir / "rejected"
+    numbered.select(F.col("_file").alias("file"), "line_no", "source", "reason", "line").orderBy(
+        "file", "line_no"
+    ).coalesce(1).write.mode("overwrite").json(str(out))
+    private(out)
 
 
 def prune_runs(runs_dir: Path, *, keep: int) -> list[Path]:
@@ -456,11 +459,13 @@ def guard_stage(run: _Run, loaded: Loaded) -> Guarded:
 
 
 def features_stage(run: _Run, cleaned: Cleaned) -> Features:
-    movie_records = features.with_movie_stats(cleaned.movies, features.movie_stats(cleaned.ratings)).cache()
+    mean = features.global_mean_rating(cleaned.ratings)
+    stats = features.movie_stats(cleaned.ratings, global_mean=mean)
+    movie_records = features.with_movie_stats(cleaned.movies, stats).cache()
     users = features.user_activity(cleaned.ratings, cleaned.movies).cache()
     n_users = users.count()
     run.report.counts["users"] = n_users
-    return Features(movie_records, users, n_users)
+    return Features(movie_records, users, n_users, mean)
 
 
 def tune_stage(run: _Run, train: DataFrame, params: als.AlsParams) -> Tuned:
@@ -491,28 +496,39 @@ def check_quality(metrics: dict, *, force: bool = False) -> None:
         )
 
 
-def train_stage(run: _Run, cleaned: Cleaned, params: als.AlsParams) -> Trained:
+def train_stage(run: _Run, cleaned: Cleaned, feats: Features, params: als.AlsParams) -> Trained:
     model = als.fit_als(cleaned.ratings, params)
     items = als.item_factors(model).cache()
-    item_matrix = np.array([row["item_vector"] for row in items.collect()], dtype=np.float64)
+    item_rows = items.collect()
+    item_matrix = np.array([row["item_vector"] for row in item_rows], dtype=np.float64)
     users = als.user_factors(model)
-    live = {
-        "rating_mean": features.global_mean_rating(cleaned.ratings),
-        "user_mean_vector": als.users_mean(users).tolist(),
-    }
     user_matrix = np.array([row["user_vector"] for row in users.collect()], dtype=np.float64)
-    return Trained(params, items, users, item_gram(item_matrix), live, user_gram(user_matrix))
+    # From the collected factors, not one more Spark job each (the same numbers as Summarizer.mean).
+    live = {"rating_mean": feats.rating_mean, "user_mean_vector": user_matrix.mean(axis=0).tolist()}
+    return Trained(
+        params,
+        items,
+        users,
+        item_gram(item_matrix),
+        live,
+        user_gram(user_matrix),
+        [row["movieId"] for row in item_rows],
+        item_matrix,
+    )
 
 
 def vectors_stage(run: _Run, loaded: Loaded, cleaned: Cleaned, feats: Features, trained: Trained) -> Documents:
     version = run.report.version
-    audience = als.audience_vectors(cleaned.ratings, trained.user_vectors)
+    audience = als.audience_vectors(
+        cleaned.ratings, trained.user_vectors, overall=np.array(trained.live["user_mean_vector"])
+    )
     movie_full = (
         feats.movie_records.join(trained.items, "movieId", "left")
         .join(audience, "movieId", "left")
-        .join(als.embedding_2d(trained.items), "movieId", "left")
+        .join(F.broadcast(als.embedding_2d(run.spark, trained.item_ids, trained.item_matrix)), "movieId", "left")
     )
-    movie_docs = export.movie_documents(movie_full, version).cache()
+    titles = export.title_fields(feats.movie_records)  # from the cached records, not the joins below
+    movie_docs = export.movie_documents(movie_full, version, titles).cache()
     consent_rows = [(c["user_id"], bool(c["personalisation"])) for c in loaded.consents]
     served_vectors = consent.consented_vectors(
         trained.user_vectors,
@@ -606,6 +622,7 @@ def write_model_card(run: _Run, trained: Trained) -> dict:
         "cleaning": report.cleaning.counts,
         "timings_s": {name: round(secs, 2) for name, secs, _ in report.stages},
         "spark_master": run.config.spark_master,
+        "spark_shuffle_partitions": int(run.spark.conf.get("spark.sql.shuffle.partitions")),
     }
     report.model_card_path = run.run_dir / "model_card.json"
     report.model_card_path.write_text(json.dumps(card, indent=2, default=str))

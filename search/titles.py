@@ -1,6 +1,6 @@
 """Parse MovieLens titles: `Matrix, The (1999)` -> display title, alternatives, year.
 
-Pure Python so the rules are tested without Spark; `clean.py` applies them as a UDF.
+Pure Python so the rules are tested without Spark; `clean.py` applies them on the driver.
 """
 
 from __future__ import annotations
