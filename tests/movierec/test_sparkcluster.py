@@ -98,6 +98,23 @@ def test_a_spark_job_that_gives_up_names_its_stage(spark, tmp_path):
     assert info.value.stage == "train" and "Traceback" not in str(info.value)
 
 
+def test_the_stage_failure_keeps_the_whole_executor_loss_and_cuts_a_long_cause_between_words():
+    from movierec.pipeline.run import CAUSE_CHARS, StageFailed
+
+    # Spark's message when an executor the test killed (SIGKILL: 137) took the only attempt along
+    lost = (
+        "org.apache.spark.SparkException: Job aborted due to stage failure: Task 1 in stage 660.0 failed 1 "
+        "times, most recent failure: Lost task 1.0 in stage 660.0 (TID 1238) (127.0.0.1 executor 0): "
+        "ExecutorLostFailure (executor 0 exited caused by one of the running tasks) Reason: Command exited "
+        "with code 137"
+    )
+    message = str(StageFailed("index", RuntimeError(lost)))
+    assert message == f"stage index failed: {lost}; aliases not switched, serving version unchanged"
+    long = str(StageFailed("train", RuntimeError("word " * 200 + "code 137")))
+    cause = long.removeprefix("stage train failed: ").removesuffix("; aliases not switched, serving version unchanged")
+    assert cause.endswith("word ...") and len(cause) <= CAUSE_CHARS + 4 and "code 13" not in cause
+
+
 def _descendants(pid: int) -> list[int]:
     """`pid` and every process below it (a standalone worker starts each executor as its child JVM,
     and the executor starts the Python workers that run the bulk export)."""
