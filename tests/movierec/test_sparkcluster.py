@@ -133,7 +133,7 @@ def _descendants(pid: int) -> list[int]:
 
 
 def _connected_to(pids: list[int], port: int) -> bool:
-    """Whether any of `pids` holds an established TCP connection to 127.0.0.1:`port` (/proc, no psutil)."""
+    """Whether any of `pids` holds an established TCP connection to `port` (read from /proc: no psutil here)."""
     inodes = set()
     for pid in pids:
         for fd in Path(f"/proc/{pid}/fd").glob("*"):
@@ -141,7 +141,8 @@ def _connected_to(pids: list[int], port: int) -> bool:
                 link = os.readlink(fd)
                 if link.startswith("socket:["):
                     inodes.add(link[8:-1])
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+    lines = [line for table in ("tcp", "tcp6") for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]]
+    for line in lines:
         cols = line.split()
         remote_port, state, inode = int(cols[2].split(":")[1], 16), cols[3], cols[9]
         if remote_port == port and state == "01" and inode in inodes:
