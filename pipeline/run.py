@@ -106,6 +106,10 @@ class ExportFailed(Failed):
     """Some documents were refused by Elasticsearch; the aliases were not switched."""
 
 
+# Spark's abort reason for a lost executor runs to about 350 characters; the whole of it fits.
+CAUSE_CHARS = 500
+
+
 class StageFailed(Failed):
     """A Spark job of a stage failed for good; the aliases were not switched (that is the index stage's last step)."""
 
@@ -113,7 +117,9 @@ class StageFailed(Failed):
         java = getattr(exc, "java_exception", None)
         cause = (java.toString() if java is not None else str(exc)).splitlines()[0]
         # A Python task's error brings its own traceback text along; the exception's type is enough here.
-        cause = cause.split(" Traceback (most recent call last)")[0].rstrip(": ")[:300]
+        cause = cause.split(" Traceback (most recent call last)")[0].rstrip(": ")
+        if len(cause) > CAUSE_CHARS:  # cut between words: a cut number ("exited with code 13" for 137) misleads
+            cause = cause[:CAUSE_CHARS].rsplit(" ", 1)[0] + " ..."
         after = (
             "the new version was already published" if published else "aliases not switched, serving version unchanged"
         )
