@@ -560,6 +560,13 @@ async def move_audience(
 
 
 INGEST_BATCH = 10_000  # events per batch, as POST /ratings:bulk takes them
+INGEST_REJECTIONS_KEPT = 100  # rejected events listed in a summary (all of them are counted)
+
+
+@dataclass
+class IngestSummary:
+    counts: dict[str, int]  # events per outcome
+    rejections: list[tuple[int | None, str]] = field(default_factory=list)  # (line, reason), the first ones
 
 
 async def ingest(
@@ -570,16 +577,20 @@ async def ingest(
     *,
     consent_default: bool = True,
     progress: Callable[[int], None] = lambda _: None,
-) -> dict[str, int]:
-    """A file's events through the same batches as POST /ratings:bulk; -> counts per outcome."""
-    totals = dict.fromkeys(outcome_counts([]), 0)
+) -> IngestSummary:
+    """A file's events through the same batches as POST /ratings:bulk; -> counts per outcome and the
+    first INGEST_REJECTIONS_KEPT rejected events with their line numbers."""
+    summary = IngestSummary(dict.fromkeys(outcome_counts([]), 0))
     chunk: list[Event] = []
 
     async def flush() -> None:
         await apply_batch(es, names, model, chunk, consent_default=consent_default)
         await es.indices.refresh(index=visible_indices(names))
         for key, value in outcome_counts(chunk).items():
-            totals[key] += value
+            summary.counts[key] += value
+        for e in chunk:
+            if e.outcome not in CHANGES + (Outcome.DUPLICATE,) and len(summary.rejections) < INGEST_REJECTIONS_KEPT:
+                summary.rejections.append((e.line, e.reason or e.outcome or "rejected"))
         progress(len(chunk))
         chunk.clear()
 
@@ -589,7 +600,7 @@ async def ingest(
             await flush()
     if chunk:
         await flush()
-    return totals
+    return summary
 
 
 # ---- one batch at a time per process ------------------------------------------------------------------
