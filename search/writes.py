@@ -230,6 +230,13 @@ async def apply_batch(
     observer = observer or Observer()
     todo = [e for e in events if e.outcome is None]
     movies = await _movies(es, names, {e.movie_id for e in todo})
+    # An added movie that a pipeline run merged into a data file's movie answers as an alias of it:
+    # its ratings are the file movie's (the run moved the earlier ones there too).
+    aliases = await added_movies.merged_targets(es, names, {e.movie_id for e in todo} - movies.keys())
+    if aliases:
+        for event in todo:
+            event.movie_id = aliases.get(event.movie_id, event.movie_id)
+        movies |= await _movies(es, names, set(aliases.values()) - movies.keys())
     for event in todo:
         if event.movie_id not in movies:
             event.reject(f"no movie with id {event.movie_id}")
