@@ -107,12 +107,16 @@ ratings_app = typer.Typer(help="Rating streams: files of rating events.", no_arg
 app.add_typer(ratings_app, name="ratings")
 
 
+INGEST_LISTED = 20  # rejected lines printed after the counts; the rest are counted
+
+
 @ratings_app.command("ingest")
 def ratings_ingest(
     file: Annotated[Path, typer.Argument(help="CSV (userId,movieId,rating[,timestamp][,event_id]) or NDJSON")],
 ) -> None:
     """Apply a file of rating events through the API's write path (batches of 10,000, like
-    POST /ratings:bulk): live statistics, audience vectors, idempotent by event_id."""
+    POST /ratings:bulk): live statistics, audience vectors, idempotent by event_id. Prints the count
+    per outcome, then the rejected lines with their reasons."""
     import asyncio
 
     from movierec.search import live, writes
@@ -120,28 +124,46 @@ def ratings_ingest(
     from movierec.search.indices import IndexNames
     from movierec.search.ratings import ModelCache
 
-    if not file.is_file():
+    csv_format = file.suffix.lower() == ".csv"
+    # utf-8-sig: a spreadsheet's CSV often starts with a byte-order mark, which would hide the header's first name.
+    total = 0  # lines with an event, for the progress bar; read once before anything is applied
+    try:
+        with file.open("rb") as raw:
+            for number, line in enumerate(raw, start=1):
+                try:
+                    total += bool(line.decode("utf-8").strip())
+                except UnicodeDecodeError:
+                    _fail(f"{file}: line {number} is not UTF-8; nothing was applied")
+    except FileNotFoundError:
         _fail(f"{file}: no such file")
+    except IsADirectoryError:
+        _fail(f"{file}: is a directory, not a file of rating events")
+    except OSError as exc:
+        _fail(f"{file}: cannot be read ({exc.strerror or exc})")
+    total -= 1 if csv_format and total else 0  # the header
     settings = get_settings()
     names = IndexNames(settings.index_prefix)
-    with file.open(encoding="utf-8", errors="strict") as handle:
-        total = sum(1 for line in handle if line.strip())
-    csv_format = file.suffix.lower() == ".csv"
 
-    async def go() -> dict[str, int]:
+    async def go() -> writes.IngestSummary:
         async with async_client(settings.es_connection()) as es:
             model = await ModelCache().current(es, names)
-            with file.open(encoding="utf-8") as handle, typer.progressbar(length=total, label="ingesting") as bar:
+            with (
+                file.open(encoding="utf-8-sig") as handle,
+                typer.progressbar(length=max(total, 0), label="ingesting", file=sys.stderr) as bar,
+            ):
                 events = live.read_events(handle, csv_format=csv_format)
                 return await writes.ingest(
                     es, names, model, events, consent_default=settings.consent_default, progress=bar.update
                 )
 
-    try:
-        counts = asyncio.run(go())
-    except UnicodeDecodeError as exc:
-        _fail(f"{file}: not UTF-8 (byte {exc.start})")
-    typer.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
+    summary = asyncio.run(go())
+    typer.echo(", ".join(f"{k} {v}" for k, v in summary.counts.items()))
+    for line, reason in summary.rejections[:INGEST_LISTED]:
+        # A reason of a malformed line names the line already ("line 3 is not JSON: ...").
+        typer.echo(f"  rejected {reason}" if reason.startswith("line ") else f"  rejected line {line}: {reason}")
+    more = summary.counts["rejected"] - min(len(summary.rejections), INGEST_LISTED)
+    if more > 0:
+        typer.echo(f"  ... and {more} more rejected")
 
 
 def _spark_cluster(port: int, ui_port: int) -> LocalSparkCluster:

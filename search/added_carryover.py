@@ -61,3 +61,22 @@ async def _cold_start(conn: EsConnection, names: IndexNames, version: str, recor
                 await es.update(index=index, id=str(record["movie_id"]), doc=doc, refresh=True)
                 done += 1
     return done
+
+
+def merged_in(es: Elasticsearch, names: IndexNames, version: str, movie_ids: set[int]) -> dict[int, int]:
+    """added id -> the file's id, for those of `movie_ids` that were merged and that `version` no longer
+    holds as movies of their own (an older version, brought back by a rollback, still does)."""
+    wanted = sorted(m for m in movie_ids if newmovie.is_added_id(m))
+    index = added_movies.index_name(names)
+    if not wanted or not es.indices.exists(index=index):
+        return {}
+    docs = es.mget(index=index, ids=[str(m) for m in wanted], source_includes=["merged_into"])["docs"]
+    merged = {
+        m: int(d["_source"]["merged_into"])
+        for m, d in zip(wanted, docs, strict=True)
+        if d.get("found") and d["_source"].get("merged_into") is not None
+    }
+    if not merged:
+        return {}
+    held = es.mget(index=names.concrete("movies", version), ids=[str(m) for m in merged], source=False)["docs"]
+    return {m: f for (m, f), d in zip(merged.items(), held, strict=True) if not d.get("found")}

@@ -14,6 +14,7 @@ added movie it refolds the item vector from the vectors of its raters (the ALS i
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -170,13 +171,25 @@ async def _undo(es: AsyncElasticsearch, index: str, written: list[str], key_doc_
 
 async def merged_into(es: AsyncElasticsearch, names: IndexNames, movie_id: int) -> int | None:
     """The data file's id an added movie was merged into by a pipeline run (its alias), or None."""
-    if not newmovie.is_added_id(movie_id):
-        return None
+    return (await merged_targets(es, names, [movie_id])).get(movie_id)
+
+
+async def merged_targets(es: AsyncElasticsearch, names: IndexNames, movie_ids: Iterable[int]) -> dict[int, int]:
+    """added id -> the data file's id, for those of `movie_ids` a pipeline run merged (one real-time mget)."""
+    wanted = sorted({m for m in movie_ids if newmovie.is_added_id(m)})
+    if not wanted:
+        return {}
     try:
-        src = (await es.get(index=index_name(names), id=str(movie_id), source_includes=["merged_into"]))["_source"]
-    except NotFoundError:  # also: no added-movies index at all
-        return None
-    return src.get("merged_into")
+        docs = (await es.mget(index=index_name(names), ids=[str(m) for m in wanted], source_includes=["merged_into"]))[
+            "docs"
+        ]
+    except NotFoundError:  # no added-movies index at all: nothing was ever added
+        return {}
+    return {
+        m: int(d["_source"]["merged_into"])
+        for m, d in zip(wanted, docs, strict=True)
+        if d.get("found") and d["_source"].get("merged_into") is not None
+    }
 
 
 # ---- the content vector (cold start) ---------------------------------------------------------

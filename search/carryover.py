@@ -19,7 +19,7 @@ from elasticsearch import Elasticsearch, NotFoundError, helpers
 
 from movierec.connection import EsConnection
 from movierec.modelcard import ModelCard, card_from_document
-from movierec.search import queries
+from movierec.search import added_carryover, queries
 from movierec.search.client import async_client
 from movierec.search.domain import RatingSource, ms_to_seconds
 from movierec.search.indices import IndexNames
@@ -67,6 +67,16 @@ def copy_newer(es: Elasticsearch, ratings: list[dict], index: str) -> list[int]:
         helpers.bulk(es, actions, refresh=True)
     log.info("copied %d of %d late API ratings into %s", len(actions), len(ratings), index)
     return sorted(users)
+
+
+def _latest_per_pair(ratings: list[dict]) -> list[dict]:
+    """One rating per (user, movie): the latest (a user who rated both an added id and its file's id)."""
+    best: dict[tuple[int, int], dict] = {}
+    for r in ratings:
+        pair = (int(r["user_id"]), int(r["movie_id"]))
+        if pair not in best or r["date"] >= best[pair]["date"]:
+            best[pair] = r
+    return list(best.values())
 
 
 def fetch_deletions(es: Elasticsearch, names: IndexNames, *, since: int | None = None) -> list[dict]:
@@ -137,8 +147,19 @@ def carry_over(
     """
     target = names.concrete("ratings", to_version)
     late = fetch_live_ratings(es, names.concrete("ratings", from_version), since=since)
-    copied = copy_newer(es, late, target)
     deletions = fetch_deletions(es, names, since=since)
+    # Ratings (and deletions) of an added movie that `to_version` merged into a file's movie go to the
+    # file's id, as the run moved the earlier ones (pipeline/added.py); else they would be orphans there.
+    aliases = added_carryover.merged_in(
+        es, names, to_version, {int(r["movie_id"]) for r in late + deletions if r.get("movie_id") is not None}
+    )
+    if aliases:
+        late = _latest_per_pair([{**r, "movie_id": aliases.get(int(r["movie_id"]), r["movie_id"])} for r in late])
+        deletions = [
+            {**d, "movie_id": aliases.get(int(d["movie_id"]), d["movie_id"])} if d.get("movie_id") is not None else d
+            for d in deletions
+        ]
+    copied = copy_newer(es, late, target)
     changed = apply_deletions(es, deletions, names, to_version)
     erased = {int(d["user_id"]) for d in deletions if d.get("movie_id") is None}
     # An erased user is refolded only if they rated again after the erasure; otherwise they stay gone.

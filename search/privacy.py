@@ -74,7 +74,7 @@ async def _subtract_contribution(es: AsyncElasticsearch, names: IndexNames, mode
     entries = await stored_entries(es, names, user_id, doc)
     if entries:
         vector = doc.get("user_vector") if doc else None
-        await move_audience(es, names, model, entries, vector, None, statistics=True)
+        await move_audience(es, names, model, entries, vector, None, statistics=True, user_id=user_id)
 
 
 async def export_user(es: AsyncElasticsearch, names: IndexNames, user_id: int) -> dict:

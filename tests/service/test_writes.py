@@ -136,21 +136,26 @@ def test_thirty_five_star_ratings_change_the_statistics_exactly_and_the_audience
         assert api.delete(f"/users/{u}").status_code == 200
     restored = api.get(f"/movies/{m}").json()
     assert restored["num_ratings"] == n0 and restored["avg_rating"] == pytest.approx(before["avg_rating"], rel=1e-12)
-    assert_statistics_equal(stored(es, names, m), recomputed(es, names, model, m)[0])
+    stats, audience = recomputed(es, names, model, m)
+    assert_statistics_equal(stored(es, names, m), stats)
+    # The audience too: a recomputation past the threshold during the erasures must not count the user
+    # being erased (their ratings are deleted after); it once kept two of them for good (drift 0.56).
+    assert relative_error(stored(es, names, m)["audience_vector"], audience) < 1e-4
 
 
-@pytest.mark.xfail(
-    reason="after the merge of the write path with the rank-32 defaults and the added-movies fold-in, one CI run "
-    "measured an audience drift of 1.48 (relative L2) against the 0.25 bound; the writes branch alone measured "
-    "0.010-0.104: not yet investigated (issue 14 stays open)",
-    strict=False,
-)
 def test_live_statistics_and_audiences_equal_a_recomputation_from_the_stored_ratings(api, es, indexed, users):
     """A mixed workload (new likes, re-ratings across 4, deletions) by users whose vectors move with
     every rating; statistics exact, audience vectors within the stated drift bound."""
     names = IndexNames(indexed.index_prefix)
     model = card(es, names)
     movies = [x["movie_id"] for x in little_rated_movies(es, names, 6, low=5, high=40)]
+    # The session index is shared: what earlier tests left in these movies is measured first, so a drift
+    # that this workload did not cause is named as such (tests/search/test_user_pages.py once left 1.48).
+    baseline = [
+        relative_error(stored(es, names, m)["audience_vector"], recomputed(es, names, model, m)[1]) for m in movies
+    ]
+    print(f"audience drift before the workload: {[round(e, 6) for e in baseline]}")
+    assert max(baseline) < 0.05, f"the movies' audiences drifted before this test: {baseline}"
     rng = np.random.default_rng(14)
     raters = users(12)
     for u in raters:
