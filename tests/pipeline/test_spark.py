@@ -49,3 +49,19 @@ def test_the_local_driver_listens_on_loopback_only_and_stop_session_ends_its_jvm
     addresses = out["LISTEN"].split(",")
     assert addresses and set(addresses) <= {"127.0.0.1", "::ffff:127.0.0.1", "::1"}, addresses
     assert out["JVM_ALIVE"] == "False"
+
+
+def test_shuffle_partitions_follow_the_input_size_unless_the_caller_fixed_them(spark):
+    from movierec.pipeline.spark import SHUFFLE_BYTES_PER_PARTITION, size_shuffle_partitions
+
+    before = spark.conf.get("spark.sql.shuffle.partitions")
+    cores = spark.sparkContext.defaultParallelism
+    assert size_shuffle_partitions(spark, 10 * SHUFFLE_BYTES_PER_PARTITION) == int(before)  # the fixture fixed them
+    spark.conf.set("spark.movierec.shuffle.fixed", "false")
+    try:
+        assert size_shuffle_partitions(spark, 3_000_000) == cores  # the bundled data: one per core
+        assert size_shuffle_partitions(spark, 10 * SHUFFLE_BYTES_PER_PARTITION + 1) == 11
+        assert spark.conf.get("spark.sql.shuffle.partitions") == "11"
+    finally:
+        spark.conf.set("spark.movierec.shuffle.fixed", "true")
+        spark.conf.set("spark.sql.shuffle.partitions", before)
