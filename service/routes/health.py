@@ -4,6 +4,7 @@ import asyncio
 from contextlib import suppress
 
 from elasticsearch import ApiError, TransportError
+from elasticsearch.helpers import ScanError
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -49,7 +50,8 @@ async def security_state(es: EsDep) -> str | None:
 
 async def fold_in_drift(request: Request, es: EsDep, names: IndexNames) -> GramDrift | None:
     """What the added movies' fold-in vectors, missing from the served YtY, do to user fold-ins (or None)."""
-    with suppress(ApiError, ModelUnavailable):
+    # Only a report: a red cluster (a scan missing shards) or a missing card leaves it out, never fails /health.
+    with suppress(ApiError, TransportError, ScanError, ModelUnavailable):
         model = await request.app.state.models.current(es, names)
         return await added_movies.user_gram_drift(es, names, model)
     return None
