@@ -25,7 +25,7 @@ from movierec.errors import Conflict, NotFound
 from movierec.modelcard import ModelCard
 from movierec.search import newmovie, queries
 from movierec.search.domain import VectorSource, now_ms
-from movierec.search.foldin import fold_in_item
+from movierec.search.foldin import GramDrift, fold_in_item, gram_drift
 from movierec.search.indices import IndexNames, ensure_shared_index, kind_indices, serving_version_async
 from movierec.search.newmovie import NewMovie
 
@@ -300,3 +300,21 @@ async def _fold_in_item(
         gram=model.user_gram,
     )
     return [float(x) for x in solved]
+
+
+# ---- what the added movies' vectors do to the user fold-in -------------------------------------
+
+
+async def user_gram_drift(es: AsyncElasticsearch, names: IndexNames, model: ModelCard) -> GramDrift | None:
+    """The drift of the served item Gram (YtY of the trained items) from the one that also counts the added
+    movies' fold-in vectors, which the user fold-in leaves out until the next run; None for the explicit model
+    (its user step has no Gram) or a card without one. One scan of the (few) folded-in movies."""
+    if not model.implicit or model.gram is None:
+        return None
+    query = {"query": queries.folded_in_movies_query()}
+    vectors = [
+        hit["_source"]["item_vector"]
+        async for hit in async_scan(es, index=names.movies, query=query, _source=["item_vector"], size=1000)
+    ]
+    rank = model.gram.shape[0]
+    return gram_drift(model.gram, np.array(vectors, dtype=np.float64).reshape(-1, rank), reg_param=model.reg_param)

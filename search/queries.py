@@ -374,6 +374,11 @@ def genre_peers_body(genres: Sequence[str], *, match_all_genres: bool, size: int
     }
 
 
+def folded_in_movies_query() -> dict:
+    """Movies whose item vector the item fold-in gave (added after training): the user fold-in's Gram lacks them."""
+    return {"bool": {"filter": [{"term": {"vector_source": "fold-in"}}, {"exists": {"field": "item_vector"}}]}}
+
+
 def movie_ratings_query(movie_id: int) -> dict:
     return {"term": {"movie_id": movie_id}}
 

@@ -232,6 +232,15 @@ class Liveness(BaseModel):
     status: str = Field(description="always `alive` when the process answers")
 
 
+class GramDriftOut(BaseModel):
+    items: int = Field(description="added movies with a fold-in vector (the user fold-in's YtY lacks them)")
+    relative_spectral: float = Field(description="||sum y y^T|| / ||YtY||, spectral norms")
+    relative_frobenius: float = Field(description="the same in Frobenius norms")
+    user_bound: float = Field(
+        description="no user's folded-in vector differs from the exact one by more than this fraction of its norm"
+    )
+
+
 class Health(BaseModel):
     model_config = {
         "json_schema_extra": {
@@ -254,6 +263,9 @@ class Health(BaseModel):
     model_version: str | None = None
     elasticsearch_version: str | None = Field(None, description="the server's; its major must be the client's")
     security: str | None = Field(None, description="Elasticsearch security `on` or `off` (as the server reports)")
+    user_fold_in_drift: GramDriftOut | None = Field(
+        None, description="the implicit user fold-in's item Gram vs one that counts the added movies' vectors"
+    )
     warnings: list[str] = []
 
 

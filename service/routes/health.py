@@ -4,15 +4,22 @@ import asyncio
 from contextlib import suppress
 
 from elasticsearch import ApiError, TransportError
+from elasticsearch.helpers import ScanError
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from movierec.escompat import ServerVersion, server_version
-from movierec.search.indices import VERSIONED_KINDS, serving_version_async
+from movierec.search import added_movies
+from movierec.search.foldin import GramDrift
+from movierec.search.indices import VERSIONED_KINDS, IndexNames, serving_version_async
+from movierec.search.ratings import ModelUnavailable
 from movierec.service.deps import EsDep, NamesDep
-from movierec.service.schemas import Health, Liveness
+from movierec.service.schemas import GramDriftOut, Health, Liveness
 
 router = APIRouter(tags=["operations"])
+# Past this guaranteed bound the user fold-in is said to be due a retrain (README "New movies": measured
+# changes are about 30 times smaller than the bound).
+GRAM_DRIFT_WARN = 0.5
 SECURITY_OFF = "Elasticsearch security is off: anyone who reaches the node can read, change and delete every index"
 
 
@@ -39,6 +46,24 @@ async def security_state(es: EsDep) -> str | None:
         text = str(exc).lower()
         return "off" if "no handler found" in text or "must be explicitly enabled" in text else None
     return "on"
+
+
+async def fold_in_drift(request: Request, es: EsDep, names: IndexNames) -> GramDrift | None:
+    """What the added movies' fold-in vectors, missing from the served YtY, do to user fold-ins (or None)."""
+    # Only a report: a red cluster (a scan missing shards) or a missing card leaves it out, never fails /health.
+    with suppress(ApiError, TransportError, ScanError, ModelUnavailable):
+        model = await request.app.state.models.current(es, names)
+        return await added_movies.user_gram_drift(es, names, model)
+    return None
+
+
+def drift_warning(drift: GramDrift | None) -> list[str]:
+    if drift is None or drift.user_bound <= GRAM_DRIFT_WARN:
+        return []
+    return [
+        f"{drift.items} added movies' fold-in vectors are missing from the user fold-in's item Gram: a user's "
+        f"vector may be up to {drift.user_bound:.0%} off the exact one; the next `movierec pipeline run` trains them"
+    ]
 
 
 @router.get("/livez", tags=["operations"], response_model=Liveness)
@@ -76,8 +101,10 @@ async def health(request: Request, es: EsDep, names: NamesDep) -> Health | JSONR
             continue
     with suppress(ApiError):
         model_version = await serving_version_async(es, names)
+    drift = None
     if model_version:
         request.app.state.metrics.serving(model_version)
+        drift = await fold_in_drift(request, es, names)
     red = cluster["status"] == "red"
     ok = len(counts) == len(VERSIONED_KINDS) and not red
     body = Health(
@@ -88,6 +115,7 @@ async def health(request: Request, es: EsDep, names: NamesDep) -> Health | JSONR
         model_version=model_version,
         elasticsearch_version=number,
         security=security,
-        warnings=[SECURITY_OFF] if security == "off" else [],
+        user_fold_in_drift=GramDriftOut(**drift.as_dict()) if drift else None,
+        warnings=([SECURITY_OFF] if security == "off" else []) + drift_warning(drift),
     )
     return body if ok else JSONResponse(status_code=503, content=body.model_dump())

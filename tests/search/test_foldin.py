@@ -97,3 +97,26 @@ def test_item_fold_in_reproduces_sparks_item_step(spark, implicit):
         x = np.array([users[u] for u, _ in raters])
         got = fold_in_item(x, [r for _, r in raters], reg_param=lam, implicit=implicit, alpha=alpha, gram=gram)
         assert np.allclose(got, items[item], atol=1e-4), (item, got, items[item])
+
+
+def test_gram_drift_bounds_every_users_change():
+    # Random users' systems: the exact fold-in (G + S) differs from the served one (G) by at most user_bound.
+    from movierec.search.foldin import gram_drift
+
+    rng = np.random.default_rng(4)
+    items, added, lam, alpha = rng.normal(size=(200, 5)), rng.normal(size=(3, 5)) * 2, 0.1, 0.5
+    gram = item_gram(items)
+    drift = gram_drift(gram, added, reg_param=lam)
+    s = added.T @ added
+    assert drift.items == 3
+    assert drift.relative_spectral == pytest.approx(np.linalg.norm(s, 2) / np.linalg.norm(gram, 2))
+    assert drift.relative_frobenius == pytest.approx(np.linalg.norm(s) / np.linalg.norm(gram))
+    worst = 0.0
+    for _ in range(200):
+        rated = rng.choice(200, size=int(rng.integers(1, 30)), replace=False)
+        ratings = rng.integers(1, 11, size=len(rated)) / 2
+        served = fold_in_user(items[rated], ratings, reg_param=lam, implicit=True, alpha=alpha, gram=gram)
+        exact = fold_in_user(items[rated], ratings, reg_param=lam, implicit=True, alpha=alpha, gram=gram + s)
+        worst = max(worst, np.linalg.norm(exact - served) / np.linalg.norm(served))
+    assert 0 < worst <= drift.user_bound
+    assert gram_drift(gram, np.zeros((0, 5)), reg_param=lam).user_bound == 0.0
