@@ -55,7 +55,13 @@ class ModelCache:
                 doc = (await es.get(index=names.models, id=version))["_source"]
             except NotFoundError:
                 raise ModelUnavailable(f"model card {version} is missing from {names.models}") from None
-            self._cards[key] = card_from_document(version, doc)
+            try:
+                self._cards[key] = card_from_document(version, doc)
+            except (KeyError, TypeError, ValueError) as exc:  # a card without its parameters: a 503, not a 500
+                raise ModelUnavailable(
+                    f"model card {version} in {names.models} is incomplete ({type(exc).__name__}: {exc}): "
+                    "run `movierec pipeline run`"
+                ) from None
         return self._cards[key]
 
 
