@@ -8,7 +8,7 @@ import pytest
 from movierec.search.indices import IndexNames
 
 pytestmark = [pytest.mark.es, pytest.mark.spark]
-_users = itertools.count(950_001)
+_users = itertools.count(980_001)  # ids no other test module hands out (test_writes: 950_001, ingest: 970_001)
 TOY_STORY, SHREK, TOY_STORY_2, ALADDIN, LION_KING = 1, 4306, 3114, 588, 364
 
 
