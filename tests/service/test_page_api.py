@@ -95,7 +95,11 @@ def test_explore_endpoints_match_the_indexed_data(api, es, indexed):
     # The most rated movie first: Forrest Gump in the files, but other tests of the session add ratings
     # through the API (test_added_movies: 100 raters of Toy Story), so the index says which.
     top = es.search(
-        index=f"{indexed.index_prefix}movies", size=1, sort=[{"num_ratings": "desc"}], source=["title", "genres"]
+        index=f"{indexed.index_prefix}movies",
+        size=1,
+        query={"exists": {"field": "embedding_x"}},
+        sort=[{"num_ratings": "desc"}, {"movie_id": "asc"}],  # the endpoint's order, ties included
+        source=["title", "genres"],
     )["hits"]["hits"][0]["_source"]
     assert emb["points"][0]["title"] == top["title"] and emb["points"][0]["genre"] in top["genres"]
     users = api.get("/explore/demo-users").json()["users"]
