@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from movierec.search.carryover import latest_per_pair  # a user who rated both ids keeps the later
 from movierec.search.domain import RatingSource
 from movierec.search.newmovie import dedupe_key
 from movierec.search.text import normalize
@@ -60,14 +61,4 @@ def carry_in(spark: SparkSession, movies: DataFrame, records: list[dict], live: 
     ]
     extra = spark.createDataFrame(rows, MOVIE_COLUMNS).withColumn("source", F.lit(RatingSource.API.value))
     moved = [{**rating, "movie_id": merges.get(int(rating["movie_id"]), rating["movie_id"])} for rating in live]
-    return CarriedIn(movies.unionByName(extra), _latest_per_pair(moved), merges, len(appended))
-
-
-def _latest_per_pair(ratings: list[dict]) -> list[dict]:
-    """A user who rated both the added and the file's id keeps the later rating."""
-    best: dict[tuple[int, int], dict] = {}
-    for rating in ratings:
-        pair = (int(rating["user_id"]), int(rating["movie_id"]))
-        if pair not in best or rating["date"] >= best[pair]["date"]:
-            best[pair] = rating
-    return list(best.values())
+    return CarriedIn(movies.unionByName(extra), latest_per_pair(moved), merges, len(appended))

@@ -69,7 +69,7 @@ def copy_newer(es: Elasticsearch, ratings: list[dict], index: str) -> list[int]:
     return sorted(users)
 
 
-def _latest_per_pair(ratings: list[dict]) -> list[dict]:
+def latest_per_pair(ratings: list[dict]) -> list[dict]:
     """One rating per (user, movie): the latest (a user who rated both an added id and its file's id)."""
     best: dict[tuple[int, int], dict] = {}
     for r in ratings:
@@ -154,7 +154,7 @@ def carry_over(
         es, names, to_version, {int(r["movie_id"]) for r in late + deletions if r.get("movie_id") is not None}
     )
     if aliases:
-        late = _latest_per_pair([{**r, "movie_id": aliases.get(int(r["movie_id"]), r["movie_id"])} for r in late])
+        late = latest_per_pair([{**r, "movie_id": aliases.get(int(r["movie_id"]), r["movie_id"])} for r in late])
         deletions = [
             {**d, "movie_id": aliases.get(int(d["movie_id"]), d["movie_id"])} if d.get("movie_id") is not None else d
             for d in deletions
