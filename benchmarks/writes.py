@@ -74,7 +74,8 @@ async def cell(base: str, concurrency: int, seconds: float, make) -> dict:
         while time.monotonic() < stop:
             started = time.perf_counter()
             try:
-                count += await make(client)
+                carried = await make(client)  # not `count += await ...`: that reads count before the await
+                count += carried
             except AssertionError:
                 errors += 1
             latencies.append(time.perf_counter() - started)

@@ -299,15 +299,23 @@ def rated_movie_ids_body(user_id: int, *, limit: int = USER_PAGE) -> dict:
 
 
 def liked_by_page_body(
-    movie_id: int, min_rating: float, *, size: int = USER_PAGE, search_after: Sequence | None = None
+    movie_ids: Sequence[int], min_rating: float, *, size: int = USER_PAGE, search_after: Sequence | None = None
 ) -> dict:
-    """One page of the users who rated the movie `min_rating` or more, in user id order (one rating per
-    user and movie, so the order is total): an audience recomputed from the stored ratings."""
+    """One page of the (movie, user) pairs whose stored rating is `min_rating` or more, for several
+    movies at once, in (movie id, user id) order (one rating per user and movie, so the order is total):
+    audiences recomputed from the stored ratings, one paged search for a whole batch of movies."""
     body: dict = {
         "size": size,
-        "_source": ["user_id"],
-        "query": {"bool": {"filter": [{"term": {"movie_id": movie_id}}, {"range": {"rating": {"gte": min_rating}}}]}},
-        "sort": [{"user_id": "asc"}],
+        "_source": ["movie_id", "user_id"],
+        "query": {
+            "bool": {
+                "filter": [
+                    {"terms": {"movie_id": sorted(set(movie_ids))}},
+                    {"range": {"rating": {"gte": min_rating}}},
+                ]
+            }
+        },
+        "sort": [{"movie_id": "asc"}, {"user_id": "asc"}],
     }
     if search_after is not None:
         body["search_after"] = list(search_after)

@@ -32,7 +32,7 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from elasticsearch import AsyncElasticsearch, ConflictError, NotFoundError
+from elasticsearch import AsyncElasticsearch, NotFoundError
 
 from movierec.errors import Conflict, Failed
 from movierec.modelcard import ModelCard
@@ -107,6 +107,7 @@ class BatchResult:
     events: list[Event]
     users: dict[int, dict] = field(default_factory=dict)  # user id -> the document written (or read)
     attempts: int = 1
+    movies_changed: bool = False  # a movie document was written (statistics, audience, item vector)
 
 
 def _backoff(attempt: int) -> float:
@@ -156,8 +157,8 @@ async def _consents(es: AsyncElasticsearch, names: IndexNames, users: Sequence[i
 class VectorCache:
     """Item vectors read during one batch (each movie once, however many users rated it)."""
 
-    def __init__(self) -> None:
-        self.vectors: dict[int, list[float] | None] = {}
+    def __init__(self, known: dict[int, list[float] | None] | None = None) -> None:
+        self.vectors: dict[int, list[float] | None] = dict(known or {})
 
     async def get(self, es: AsyncElasticsearch, names: IndexNames, movie_ids: set[int]) -> dict[int, list | None]:
         missing = sorted(movie_ids - self.vectors.keys())
@@ -229,7 +230,13 @@ async def apply_batch(
     """Apply the events (each gets its outcome); see the module docstring for the steps."""
     observer = observer or Observer()
     todo = [e for e in events if e.outcome is None]
-    movies = await _movies(es, names, {e.movie_id for e in todo})
+    users = sorted({e.user_id for e in todo})
+    # The first reads go out together: the movies (titles, statistics with their sequence numbers, item
+    # vectors), the users and their consents. Measured on a single rating, in process, quiet machine:
+    # 22 ms for the batch when these were four sequential round trips (benchmarks/writes.py, README).
+    movies, first_read = await asyncio.gather(
+        _movies(es, names, {e.movie_id for e in todo}), _read_users(es, names, users, consent_default)
+    )
     # An added movie that a pipeline run merged into a data file's movie answers as an alias of it:
     # its ratings are the file movie's (the run moved the earlier ones there too).
     aliases = await added_movies.merged_targets(es, names, {e.movie_id for e in todo} - movies.keys())
@@ -247,12 +254,23 @@ async def apply_batch(
     result = BatchResult(events)
     if not by_user:
         return result
-    committed, result.attempts = await _commit_users(es, names, model, by_user, consent_default, observer, result)
+    vectors = VectorCache({m: doc["_source"].get("item_vector") for m, doc in movies.items()})
+    committed, result.attempts = await _commit_users(
+        es, names, model, by_user, consent_default, observer, result, vectors=vectors, first_read=first_read
+    )
     if committed:
-        await _write_ratings(es, names, committed, movies)
-        if live_updates:
-            await apply_movie_deltas(es, names, model, movie_deltas(committed), observer)
+        # The rating documents and the movies' statistics both follow from the committed users alone.
+        sources = {m: doc["_source"] for m, doc in movies.items()}
+        deltas = movie_deltas(committed) if live_updates else {}
+        prefetched = {m: movies[m] for m in deltas if m in movies}
+        _, due = await asyncio.gather(
+            _write_ratings(es, names, committed, sources),
+            apply_movie_deltas(es, names, model, deltas, observer, prefetched=prefetched, refresh=False),
+        )
+        if due:  # after the rating documents: the refresh recounts them
+            await refresh_audiences(es, names, model, due, observer=observer)
         changed_movies = sorted({m for c in committed for m in c.changed})
+        result.movies_changed = bool(deltas) or any(newmovie.is_added_id(m) for m in changed_movies)
         await _after_movies_rated(es, names, model, changed_movies)
     return result
 
@@ -273,11 +291,26 @@ async def _after_movies_rated(
 
 
 async def _movies(es: AsyncElasticsearch, names: IndexNames, movie_ids: set[int]) -> dict[int, dict]:
+    """movie id -> its mget hit (with `_seq_no`): what the rating documents copy, the statistics the live
+    update starts from, and the item vector the fold-in uses."""
     if not movie_ids:
         return {}
     ids = sorted(movie_ids)
-    docs = (await es.mget(index=names.movies, ids=[str(m) for m in ids], source_includes=["title", "genres"]))["docs"]
-    return {m: d["_source"] for m, d in zip(ids, docs, strict=True) if d.get("found")}
+    source = [*MOVIE_STAT_FIELDS, "item_vector"]
+    docs = (await es.mget(index=names.movies, ids=[str(m) for m in ids], source_includes=source))["docs"]
+    return {m: d for m, d in zip(ids, docs, strict=True) if d.get("found")}
+
+
+async def _read_users(
+    es: AsyncElasticsearch, names: IndexNames, users: Sequence[int], consent_default: bool
+) -> tuple[list[dict], dict[int, bool]]:
+    """The users' documents (real-time mget, with sequence numbers) and their consents."""
+    if not users:
+        return [], {}
+    docs, consents = await asyncio.gather(
+        es.mget(index=names.users, ids=[str(u) for u in users]), _consents(es, names, users, consent_default)
+    )
+    return docs["docs"], consents
 
 
 async def _commit_users(
@@ -288,16 +321,19 @@ async def _commit_users(
     consent_default: bool,
     observer: Observer,
     result: BatchResult,
+    *,
+    vectors: VectorCache,
+    first_read: tuple[list[dict], dict[int, bool]] | None = None,
 ) -> tuple[list[Committed], int]:
-    vectors = VectorCache()
     pending = sorted(by_user)
     committed: list[Committed] = []
     for attempt in range(1, USER_ATTEMPTS + 1):
-        ids = [str(u) for u in pending]
-        docs, consents = await asyncio.gather(
-            es.mget(index=names.users, ids=ids), _consents(es, names, pending, consent_default)
-        )
-        seen = dict(zip(pending, docs["docs"], strict=True))
+        if attempt == 1 and first_read is not None:  # read with the movies; may hold users all rejected
+            docs, consents = first_read
+            seen = {int(d["_id"]): d for d in docs}
+        else:
+            docs, consents = await _read_users(es, names, pending, consent_default)
+            seen = dict(zip(pending, docs, strict=True))
         bases = await asyncio.gather(
             *(stored_entries(es, names, u, seen[u]["_source"] if seen[u].get("found") else None) for u in pending)
         )
@@ -421,18 +457,27 @@ async def apply_movie_deltas(
     observer: Observer,
     *,
     leaving: frozenset[int] = frozenset(),
-) -> None:
+    prefetched: dict[int, dict] | None = None,
+    refresh: bool = True,
+) -> list[int]:
     """Add each delta to its movie with a conditional partial update; conflicts are read again and
     retried. The statistics are exact; the audience refreshed from the stored ratings past the threshold
-    (without the `leaving` users, whose ratings are still stored while the deltas take them out)."""
+    (without the `leaving` users, whose ratings are still stored while the deltas take them out).
+    `prefetched`: the movies' mget hits read earlier in the batch, used for the first attempt (a write
+    since then fails its condition and is read again). -> the movies whose audience is due for a refresh
+    from the stored ratings: refreshed here, or left to the caller with `refresh=False` (a caller whose
+    rating documents are still being written, which the refresh must see)."""
     pending = sorted(deltas)
+    due: list[int] = []
     if not pending:
-        return
+        return due
     overall = model.user_mean
     for attempt in range(1, MOVIE_ATTEMPTS + 1):
-        docs = (await es.mget(index=names.movies, ids=[str(m) for m in pending], source_includes=MOVIE_STAT_FIELDS))[
-            "docs"
-        ]
+        if attempt == 1 and prefetched is not None and all(m in prefetched for m in pending):
+            docs = [prefetched[m] for m in pending]
+        else:
+            ids = [str(m) for m in pending]
+            docs = (await es.mget(index=names.movies, ids=ids, source_includes=MOVIE_STAT_FIELDS))["docs"]
         operations, order = [], []
         refreshes = []
         for m, doc in zip(pending, docs, strict=True):
@@ -464,14 +509,21 @@ async def apply_movie_deltas(
                     retry.append(m)
                 elif outcome.get("error"):
                     raise WriteNotFinished(f"movie {m}: statistics not updated: {outcome['error'].get('reason')}")
-        done = [m for m in refreshes if m not in retry]
-        if done:
-            await refresh_audiences(es, names, model, done, observer=observer, leaving=leaving)
+        due += [m for m in refreshes if m not in retry]
         if not retry:
-            return
+            break
         pending = retry
         await asyncio.sleep(_backoff(attempt))
-    raise WriteNotFinished(f"movies {pending} kept changing: their statistics miss this write until the next run")
+    else:
+        pending_error = WriteNotFinished(
+            f"movies {pending} kept changing: their statistics miss this write until the next run"
+        )
+        if due and refresh:
+            await refresh_audiences(es, names, model, due, observer=observer, leaving=leaving)
+        raise pending_error
+    if due and refresh:
+        await refresh_audiences(es, names, model, due, observer=observer, leaving=leaving)
+    return due
 
 
 def _rating_mean(model: ModelCard, src: dict) -> float:
@@ -503,50 +555,71 @@ async def refresh_audiences(
     """Recompute the movies' audience sums exactly from the stored ratings and the users' current
     vectors (the ratings index is refreshed first: this is the one reader that must see every rating).
     `leaving`: users being erased, whose ratings are deleted only after their contribution is taken out;
-    counted here, they would be added back for good (measured: a drift of 0.56 left by 30 erasures)."""
+    counted here, they would be added back for good (measured: a drift of 0.56 left by 30 erasures).
+
+    All the movies at once: one paged search for their likes, one mget of the users, one conditional
+    bulk (measured on `benchmarks/writes.py`'s batch of 1,000 events, which refreshes about 50 movies:
+    0.6-1.3 s one movie at a time, four round trips each). A movie's sequence number is read before its
+    likes, so a live delta applied in between fails the conditional write and the movie is counted again."""
     if model.user_mean is None or not movie_ids:
         return
     await es.indices.refresh(index=names.ratings)
-    for m in movie_ids:
-        for _ in range(MOVIE_ATTEMPTS):
-            liked = [u for u in await liked_by(es, names, m) if u not in leaving]
-            total, size = await users_vector_sum(es, names, liked)
-            doc = await es.get(index=names.movies, id=str(m), source_includes=["movie_id"])
-            fields = live.audience_fields(total, size, model.user_mean, 0)
-            seen = {"if_seq_no": doc["_seq_no"], "if_primary_term": doc["_primary_term"]}
-            try:
-                await es.update(index=doc["_index"], id=doc["_id"], doc=fields, **seen)
-            except ConflictError:  # a write in between: count again
-                continue
-            if observer:
+    pending = sorted(set(movie_ids))
+    for _ in range(MOVIE_ATTEMPTS):
+        docs = (await es.mget(index=names.movies, ids=[str(m) for m in pending], source_includes=["movie_id"]))["docs"]
+        seen = {m: d for m, d in zip(pending, docs, strict=True) if d.get("found")}
+        if not seen:
+            return
+        liked = await liked_by(es, names, list(seen))
+        vectors = await user_vectors(es, names, sorted({u for users in liked.values() for u in users} - leaving))
+        operations, order = [], []
+        for m, doc in seen.items():
+            users = [vectors[u] for u in liked.get(m, []) if u in vectors]
+            total = np.sum(users, axis=0) if users else np.zeros(0)
+            head = {"_index": doc["_index"], "_id": doc["_id"]}
+            head |= {"if_seq_no": doc["_seq_no"], "if_primary_term": doc["_primary_term"]}
+            operations += [{"update": head}, {"doc": live.audience_fields(total, len(users), model.user_mean, 0)}]
+            order.append(m)
+        items = (await es.bulk(operations=operations))["items"]
+        retry = []
+        for m, item in zip(order, items, strict=True):
+            outcome = item["update"]
+            if outcome.get("status") == 409:  # a write in between: count again
+                retry.append(m)
+            elif outcome.get("error"):
+                raise WriteNotFinished(f"movie {m}: audience not refreshed: {outcome['error'].get('reason')}")
+            elif observer:
                 observer.live_update("audience-refresh")
-            break
+        if not retry:
+            return
+        pending = retry
 
 
-async def liked_by(es: AsyncElasticsearch, names: IndexNames, movie_id: int) -> list[int]:
-    """Every user whose stored rating of the movie is a like (paged, however many)."""
-    users, after = [], None
+async def liked_by(es: AsyncElasticsearch, names: IndexNames, movie_ids: Sequence[int]) -> dict[int, list[int]]:
+    """movie id -> every user whose stored rating of it is a like (paged, however many)."""
+    liked: dict[int, list[int]] = defaultdict(list)
+    after = None
     while True:
-        body = queries.liked_by_page_body(movie_id, LIKED_MIN_RATING, search_after=after)
+        body = queries.liked_by_page_body(movie_ids, LIKED_MIN_RATING, search_after=after)
         page = (await es.search(index=names.ratings, body=body))["hits"]["hits"]
-        users += [h["_source"]["user_id"] for h in page]
+        for hit in page:
+            liked[hit["_source"]["movie_id"]].append(hit["_source"]["user_id"])
         if len(page) < queries.USER_PAGE:
-            return users
+            return liked
         after = page[-1]["sort"]
 
 
-async def users_vector_sum(es: AsyncElasticsearch, names: IndexNames, users: Sequence[int]) -> tuple[np.ndarray, int]:
-    total, size = None, 0
+async def user_vectors(es: AsyncElasticsearch, names: IndexNames, users: Sequence[int]) -> dict[int, np.ndarray]:
+    """user id -> their current vector, for those of `users` who have one (mget in pages)."""
+    vectors: dict[int, np.ndarray] = {}
     for start in range(0, len(users), queries.USER_PAGE):
-        ids = [str(u) for u in users[start : start + queries.USER_PAGE]]
-        docs = (await es.mget(index=names.users, ids=ids, source_includes=["user_vector"]))["docs"]
-        for d in docs:
+        chunk = users[start : start + queries.USER_PAGE]
+        docs = (await es.mget(index=names.users, ids=[str(u) for u in chunk], source_includes=["user_vector"]))["docs"]
+        for u, d in zip(chunk, docs, strict=True):
             vector = d.get("_source", {}).get("user_vector") if d.get("found") else None
             if vector:
-                v = np.asarray(vector, dtype=np.float64)
-                total = v if total is None else total + v
-                size += 1
-    return (total if total is not None else np.zeros(0)), size
+                vectors[u] = np.asarray(vector, dtype=np.float64)
+    return vectors
 
 
 async def move_audience(
@@ -726,7 +799,7 @@ class WriteQueue:
     async def _finish(self, es: AsyncElasticsearch, names: IndexNames, group: list, result: BatchResult) -> None:
         try:
             if any(e.outcome in CHANGES for evs, _ in group for e in evs):
-                await self.refresh(es, visible_indices(names))
+                await self.refresh(es, visible_indices(names, movies=result.movies_changed))
         except Exception as exc:
             _settle(group, exc)
             return
@@ -735,10 +808,11 @@ class WriteQueue:
                 future.set_result(BatchResult(evs, result.users, result.attempts))
 
 
-def visible_indices(names: IndexNames) -> str:
-    """What a write refreshes: the movies (title search) and the users (the kNN's vector lookup reads the
-    users index as a search does, not as a real-time GET; measured: without it the next call missed it)."""
-    return f"{names.movies},{names.users}"
+def visible_indices(names: IndexNames, *, movies: bool = True) -> str:
+    """What a write refreshes: the movies (title search), unless no movie document changed (live updates
+    off), and the users (the kNN's vector lookup reads the users index as a search does, not as a
+    real-time GET; measured on 9.5.3: a lookup of an unrefreshed document is a 404)."""
+    return f"{names.movies},{names.users}" if movies else names.users
 
 
 CHANGES = (Outcome.APPLIED, Outcome.REPLACED, Outcome.DELETED)

@@ -13,6 +13,7 @@ from movierec.search.queries import (
     diversified_knn_body,
     filter_clause,
     knn_body,
+    liked_by_page_body,
     live_ratings_query,
     mmr_window,
     num_candidates_for,
@@ -182,6 +183,17 @@ def test_user_pages_are_sorted_by_movie_id_and_continue_after_the_last_hit():
     later = user_page_body(7, source=False, size=50, search_after=(1234,))
     assert (later["search_after"], later["size"], later["_source"]) == ([1234], 50, False)
     assert rated_movie_ids_body(7)["sort"] == first["sort"]
+
+
+def test_liked_by_pages_cover_several_movies_in_a_total_order():
+    first = liked_by_page_body([12, 5, 12], 4.0)
+    assert first == {
+        "size": USER_PAGE,
+        "_source": ["movie_id", "user_id"],
+        "query": {"bool": {"filter": [{"terms": {"movie_id": [5, 12]}}, {"range": {"rating": {"gte": 4.0}}}]}},
+        "sort": [{"movie_id": "asc"}, {"user_id": "asc"}],
+    }
+    assert liked_by_page_body([5], 4.0, size=2, search_after=(5, 77))["search_after"] == [5, 77]
 
 
 def test_live_ratings_query_selects_api_ratings_and_optionally_recent_ones():

@@ -175,6 +175,29 @@ def test_live_statistics_and_audiences_equal_a_recomputation_from_the_stored_rat
     assert max(errors) < 0.25  # the bound stated in the README ("Live audience vectors")
 
 
+def test_audiences_past_the_threshold_are_recomputed_exactly_several_movies_in_one_batch(api, es, indexed, users):
+    """25 new users like two little-rated movies in one batch, after rating three others (so each has a
+    vector, folded once): both movies pass the refresh threshold together and are recomputed from the
+    stored ratings in one pass (writes.refresh_audiences): exact, and their approximate-update counts reset."""
+    names = IndexNames(indexed.index_prefix)
+    model = card(es, names)
+    seeds = little_rated_movies(es, names, 2, low=3, high=6)
+    others = little_rated_movies(es, names, 9, low=60, high=400)
+    targets = [x["movie_id"] for x in seeds]
+    rows = []
+    for u in users(25):
+        picks = [others[(u + i) % len(others)]["movie_id"] for i in range(3)]
+        rows += [{"event_id": f"thr-{u}-{m}", "user_id": u, "movie_id": m, "rating": 4.0} for m in picks]
+        rows += [{"event_id": f"thr-{u}-{m}", "user_id": u, "movie_id": m, "rating": 5.0} for m in targets]
+    answer = api.post("/ratings:bulk", json=rows)
+    assert answer.status_code == 200 and answer.json()["rejected"] == 0, answer.text
+    for m in targets:
+        doc = stored(es, names, m)
+        assert doc["audience_updates"] == 0, "25 likes on an audience of at most 6 is past the threshold"
+        _, audience = recomputed(es, names, model, m)
+        assert relative_error(doc["audience_vector"], audience) < 1e-9
+
+
 def test_a_batch_sent_twice_is_applied_once(api, es, indexed, users):
     names = IndexNames(indexed.index_prefix)
     movies = [x["movie_id"] for x in little_rated_movies(es, names, 5, low=2, high=30)]
