@@ -9,7 +9,7 @@ from elasticsearch import AsyncElasticsearch, NotFoundError
 from movierec.errors import NotFound
 from movierec.search import added_movies, queries
 from movierec.search.indices import IndexNames
-from movierec.search.title_cache import KEY_FIELDS, is_exact
+from movierec.search.title_cache import KEY_FIELDS, DocVersion, doc_version, is_exact
 
 VECTOR_FIELDS = ("item_vector", "audience_vector")
 VECTOR_SOURCE = [*queries.MOVIE_SOURCE, *VECTOR_FIELDS]
@@ -55,6 +55,7 @@ class ResolvedMovie:
     item_vector: list[float] | None
     audience_vector: list[float] | None
     exact: bool = False  # the query names this movie exactly (title_cache.is_exact)
+    version: DocVersion | None = None  # of the document the vectors were read from (title_cache.py)
 
 
 def resolved(title: str, hits: list[dict]) -> ResolvedMovie:
@@ -64,7 +65,8 @@ def resolved(title: str, hits: list[dict]) -> ResolvedMovie:
     alternatives = [movie_hit(h) for h in hits[1:] if (h.get("_score") or 0) >= floor]
     src = best["_source"]
     exact = is_exact(title, src)
-    return ResolvedMovie(movie_hit(best), alternatives, src.get("item_vector"), src.get("audience_vector"), exact)
+    vectors = src.get("item_vector"), src.get("audience_vector")
+    return ResolvedMovie(movie_hit(best), alternatives, *vectors, exact, doc_version(best))
 
 
 async def resolve_title(
@@ -75,7 +77,7 @@ async def resolve_title(
     With `with_vectors` the seed's vectors come back in the same round trip (asked for by name: the
     movies index leaves them out of `_source` otherwise)."""
     source = [*RESOLVE_SOURCE, *VECTOR_FIELDS] if with_vectors else RESOLVE_SOURCE
-    body = queries.title_search_body(title, limit=ALTERNATIVES + 1, source=source)
+    body = queries.title_search_body(title, limit=ALTERNATIVES + 1, source=source, versions=with_vectors)
     hits = (await es.search(index=names.movies, body=body))["hits"]["hits"]
     if not hits:
         raise MovieNotFound(title, await suggest(es, names, title, size=5))

@@ -29,7 +29,7 @@ from movierec.search.movies import (
     resolve_title,
     resolved,
 )
-from movierec.search.title_cache import TitleResolutions
+from movierec.search.title_cache import DocVersion, TitleResolutions, doc_version
 
 Mode = Literal["audience", "similar"]
 T = TypeVar("T")
@@ -173,8 +173,9 @@ async def for_title(
     remembered = resolutions.get(names.movies, title) if resolutions is not None else None
     if remembered is not None:
         movie_id, exact = remembered
+        cached = resolutions.seed_vector(names.movies, title, mode)
         found = await _remembered_title(
-            es, names, title, movie_id, exact=exact, k=k, mode=mode, flt=flt, diversity=diversity
+            es, names, title, movie_id, exact=exact, k=k, mode=mode, flt=flt, diversity=diversity, cached=cached
         )
         if found is not None:
             return found
@@ -183,6 +184,8 @@ async def for_title(
     recs = await for_movie(es, names, seed, k=k, mode=mode, flt=flt, diversity=diversity)
     if resolutions is not None:
         resolutions.remember(names.movies, title, seed.movie["movie_id"], exact=seed.exact)
+        if seed.version is not None:
+            resolutions.remember_vector(names.movies, title, mode, seed.version, seed_vector(seed, mode))
     return seed, recs
 
 
@@ -197,16 +200,25 @@ async def _remembered_title(
     mode: Mode,
     flt: queries.MovieFilter | None,
     diversity: float,
+    cached: tuple[DocVersion, list[float]] | None = None,
 ) -> tuple[ResolvedMovie, list[dict]] | None:
-    """One `_msearch` for a remembered title; None when its check fails (the caller takes the full path)."""
-    search = queries.title_search_body(title, limit=ALTERNATIVES + 1, source=RESOLVE_SOURCE, fuzzy=not exact)
-    lookup = queries.VectorLookup(names.movies, str(movie_id), MODE_FIELDS[mode][0])
+    """One `_msearch` for a remembered title; None when its check fails (the caller takes the full path).
+    With a `cached` seed vector the kNN is sent it, and the answer stands only if the title search's top
+    hit is still the document version it was read from (title_cache.py)."""
+    search = queries.title_search_body(
+        title, limit=ALTERNATIVES + 1, source=RESOLVE_SOURCE, fuzzy=not exact, versions=cached is not None
+    )
+    query: queries.QueryVector = (
+        cached[1] if cached is not None else queries.VectorLookup(names.movies, str(movie_id), MODE_FIELDS[mode][0])
+    )
     flt = _excluding(flt, [movie_id])
-    knn = queries.recommendation_body(lookup, k=k, filter=queries.filter_clause(flt), diversity=diversity)
+    knn = queries.recommendation_body(query, k=k, filter=queries.filter_clause(flt), diversity=diversity)
     found, listed = (await es.msearch(index=names.movies, searches=[{}, search, {}, knn]))["responses"]
     hits = found.get("hits", {}).get("hits", [])
     if not hits or hits[0]["_source"]["movie_id"] != movie_id or "error" in listed:
         return None  # not the remembered movie any more, or no vector of the mode's first kind: full path
+    if cached is not None and doc_version(hits[0]) != cached[0]:
+        return None  # the movie changed since its vector was remembered (a live update): full path
     seed = resolved(title, hits)
     if exact and not seed.exact:
         return None

@@ -99,6 +99,35 @@ def test_a_remembered_title_is_displaced_by_a_better_exact_match_added_later(es,
     assert seed.movie["movie_id"] != 1 and cache.get(names.movies, "heet")[0] == seed.movie["movie_id"]
 
 
+def test_a_remembered_vector_is_never_served_after_its_movie_changed(es, es_url, prefix):
+    """The one _msearch sends the remembered seed vector (no lookup); the title search's versions prove it
+    current. A live update of the movie (any write bumps its _seq_no) makes the next request take the full
+    path and answer from the new vector, which is then remembered."""
+    names = IndexNames(prefix)
+    es.indices.create(index=f"{prefix}movies-v1", aliases={names.movies: {}}, **indices.load_mapping("movies", dims=2))
+    docs = [
+        _movie(1, "Heat", 1995, 2.0, [1.0, 0.0]),
+        _movie(2, "Other", 1990, 1.0, [0.9, 0.1]),
+        _movie(3, "Another", 1991, 1.0, [0.1, 0.9]),
+    ]
+    helpers.bulk(es, docs, index=names.movies, refresh=True)
+    cache = TitleResolutions()
+
+    async def ask(client):
+        seed, recs = await recommend.for_title(client, names, "heat", k=2, resolutions=cache)
+        return seed.movie["movie_id"], ids(recs)
+
+    assert run(es_url, ask) == (1, [2, 3])
+    version, vector = cache.seed_vector(names.movies, "heat", "audience")
+    assert vector == [1.0, 0.0]
+    assert run(es_url, ask) == (1, [2, 3])  # answered from the _msearch with the remembered vector
+    es.update(index=names.movies, id="1", doc={"audience_vector": [0.1, 0.9], "num_ratings": 11}, refresh=True)
+    assert run(es_url, ask) == (1, [3, 2])  # the stale vector would still say [2, 3]
+    new_version, new_vector = cache.seed_vector(names.movies, "heat", "audience")
+    assert new_vector == pytest.approx([0.1, 0.9]) and new_version[1] > version[1]
+    assert run(es_url, ask) == (1, [3, 2])
+
+
 def test_user_recommendations_exclude_every_rated_movie_of_the_heaviest_bundled_user(indexed, es):
     names = IndexNames(indexed.index_prefix)
     user = es.search(index=names.users, size=1, sort=[{"num_ratings": "desc"}])["hits"]["hits"][0]["_source"]

@@ -27,3 +27,28 @@ def test_resolutions_are_keyed_by_index_and_normalised_query_and_bounded():
     assert len(cache) == 2 and cache.get("movies", "the matrix") is None  # the oldest went first
     cache.forget("movies", "heat")
     assert cache.get("movies", "heat") is None
+
+
+def test_a_seed_vector_is_kept_per_mode_with_its_document_version_and_goes_with_its_entry():
+    cache = TitleResolutions(max_entries=1)
+    cache.remember_vector("movies", "heat", "audience", ("movies-v1", 7, 1), [1.0, 0.0])
+    assert cache.seed_vector("movies", "heat", "audience") is None  # only for a remembered title
+    cache.remember("movies", "heat", 6, exact=True)
+    cache.remember_vector("movies", "heat", "audience", ("movies-v1", 7, 1), [1.0, 0.0])
+    assert cache.seed_vector("movies", "Heat!", "audience") == (("movies-v1", 7, 1), [1.0, 0.0])
+    assert cache.seed_vector("movies", "heat", "similar") is None
+    cache.remember("movies", "heat", 6, exact=True)  # the same movie again: its vector stays
+    assert cache.seed_vector("movies", "heat", "audience") is not None
+    cache.remember("movies", "heat", 9, exact=True)  # another movie: the old one's vector goes
+    assert cache.seed_vector("movies", "heat", "audience") is None
+    cache.remember_vector("movies", "heat", "audience", ("movies-v1", 8, 1), [0.0, 1.0])
+    cache.remember("movies", "matrix", 2571, exact=True)  # evicts "heat", and its vector with it
+    cache.remember("movies", "heat", 9, exact=True)
+    assert cache.seed_vector("movies", "heat", "audience") is None
+
+
+def test_doc_version_reads_a_hit_searched_with_seq_no_primary_term():
+    from movierec.search.title_cache import doc_version
+
+    assert doc_version({"_index": "m-v1", "_seq_no": 4, "_primary_term": 1}) == ("m-v1", 4, 1)
+    assert doc_version({"_index": "m-v1"}) is None
