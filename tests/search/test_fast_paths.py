@@ -68,9 +68,8 @@ def _movie(movie_id, title, year, popularity, vector):
     }
 
 
-def test_a_remembered_title_is_displaced_by_a_better_exact_match_added_later(es, es_url, prefix):
-    """A new movie (as POST /movies makes them) with the same title and more popularity wins the title:
-    the first request after it answers the new movie, never the remembered one."""
+def _three_movies(es, prefix):
+    """Heat (the most popular), Other (near its vector) and Another, in a fresh 2-d movies index."""
     names = IndexNames(prefix)
     es.indices.create(index=f"{prefix}movies-v1", aliases={names.movies: {}}, **indices.load_mapping("movies", dims=2))
     docs = [
@@ -79,11 +78,23 @@ def test_a_remembered_title_is_displaced_by_a_better_exact_match_added_later(es,
         _movie(3, "Another", 1991, 1.0, [0.1, 0.9]),
     ]
     helpers.bulk(es, docs, index=names.movies, refresh=True)
-    cache = TitleResolutions()
+    return names
 
+
+def _asker(names, cache, title="heat"):
     async def ask(client):
-        seed, recs = await recommend.for_title(client, names, "heat", k=2, resolutions=cache)
+        seed, recs = await recommend.for_title(client, names, title, k=2, resolutions=cache)
         return seed.movie["movie_id"], ids(recs)
+
+    return ask
+
+
+def test_a_remembered_title_is_displaced_by_a_better_exact_match_added_later(es, es_url, prefix):
+    """A new movie (as POST /movies makes them) with the same title and more popularity wins the title:
+    the first request after it answers the new movie, never the remembered one."""
+    names = _three_movies(es, prefix)
+    cache = TitleResolutions()
+    ask = _asker(names, cache)
 
     assert run(es_url, ask)[0] == 1
     assert cache.get(names.movies, "heat") == (1, True)
@@ -103,19 +114,9 @@ def test_a_remembered_vector_is_never_served_after_its_movie_changed(es, es_url,
     """The one _msearch sends the remembered seed vector (no lookup); the title search's versions prove it
     current. A live update of the movie (any write bumps its _seq_no) makes the next request take the full
     path and answer from the new vector, which is then remembered."""
-    names = IndexNames(prefix)
-    es.indices.create(index=f"{prefix}movies-v1", aliases={names.movies: {}}, **indices.load_mapping("movies", dims=2))
-    docs = [
-        _movie(1, "Heat", 1995, 2.0, [1.0, 0.0]),
-        _movie(2, "Other", 1990, 1.0, [0.9, 0.1]),
-        _movie(3, "Another", 1991, 1.0, [0.1, 0.9]),
-    ]
-    helpers.bulk(es, docs, index=names.movies, refresh=True)
+    names = _three_movies(es, prefix)
     cache = TitleResolutions()
-
-    async def ask(client):
-        seed, recs = await recommend.for_title(client, names, "heat", k=2, resolutions=cache)
-        return seed.movie["movie_id"], ids(recs)
+    ask = _asker(names, cache)
 
     assert run(es_url, ask) == (1, [2, 3])
     version, vector = cache.seed_vector(names.movies, "heat", "audience")
