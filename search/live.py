@@ -105,7 +105,7 @@ def parse_batch(body: bytes, *, max_events: int) -> list[Event]:
     body as a whole is unusable (not UTF-8, a broken array, too many events). A malformed NDJSON line
     is one rejected event, named by its line number; the other lines are applied."""
     try:
-        text = body.decode("utf-8")
+        text = body.decode("utf-8-sig")  # a leading byte-order mark (as editors and spreadsheets write) is not data
     except UnicodeDecodeError as exc:
         raise ValueError(f"the body is not UTF-8 (byte {exc.start})") from None
     if text.lstrip().startswith("["):

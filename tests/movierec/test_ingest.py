@@ -115,3 +115,18 @@ def test_a_directory_and_a_file_that_is_not_utf8_are_one_line_errors_naming_them
     latin1.write_bytes("userId,movieId,rating,timestamp\n1,1,4.0,0\n# Amélie\n".encode("latin-1"))
     stderr = one_line_error(CliRunner().invoke(app, ["ratings", "ingest", str(latin1)]))
     assert stderr == f"error: {latin1}: line 3 is not UTF-8; nothing was applied\n"
+
+
+@pytest.mark.es
+@pytest.mark.spark
+def test_a_csv_with_a_byte_order_mark_keeps_its_header(api, es, indexed, users, tmp_path):
+    """Spreadsheets save CSV with a UTF-8 byte-order mark; read as data it would hide `userId`."""
+    names = IndexNames(indexed.index_prefix)
+    (m,) = (x["movie_id"] for x in little_rated_movies(es, names, 1, low=3, high=30))
+    (u,) = users(1)
+    path = tmp_path / "excel.csv"
+    write_events(path, [(u, m, 4.5, 1_700_000_000)], csv_format=True)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    summary, listed = ingest(path)
+    assert summary == "applied 1, replaced 0, deleted 0, duplicate 0, rejected 0" and listed == []
+    assert [(r["movie_id"], r["rating"]) for r in api.get(f"/users/{u}/export").json()["ratings"]] == [(m, 4.5)]

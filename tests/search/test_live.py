@@ -138,3 +138,10 @@ def test_an_audience_is_refreshed_past_a_count_and_a_share_of_its_size():
     assert not live.needs_refresh(19, 10, threshold=20, share=0.2)
     assert live.needs_refresh(20, 100, threshold=20, share=0.2)
     assert not live.needs_refresh(20, 101, threshold=20, share=0.2)
+
+
+def test_a_byte_order_mark_before_a_batch_is_not_data():
+    row = {"event_id": "e1", "user_id": 1, "movie_id": 2, "rating": 4.0}
+    for body in (json.dumps(row).encode(), json.dumps([row]).encode()):
+        (event,) = live.parse_batch(b"\xef\xbb\xbf" + body, max_events=5)
+        assert (event.outcome, event.user_id, event.movie_id) == (None, 1, 2)
