@@ -80,3 +80,34 @@ def merged_in(es: Elasticsearch, names: IndexNames, version: str, movie_ids: set
         return {}
     held = es.mget(index=names.concrete("movies", version), ids=[str(m) for m in merged], source=False)["docs"]
     return {m: f for (m, f), d in zip(merged.items(), held, strict=True) if not d.get("found")}
+
+
+def split_out(es: Elasticsearch, names: IndexNames, version: str, movie_ids: set[int]) -> dict[int, int]:
+    """A rollback to a version from before a merge: file id -> the added id, for those of `movie_ids` that
+    `version` does not hold as movies but an added movie it does hold was merged into. That version knows
+    the movie by its added id, so the API ratings and deletions given to the file's id since go there.
+    The records are un-merged (`merged_into` cleared): the added id is a movie of its own again, and the
+    next run merges it again if its files hold the title, moving its ratings (else they would be dropped
+    as ratings of an unknown movie: `fetch_added_movies` leaves merged records out)."""
+    index = added_movies.index_name(names)
+    files = sorted(m for m in movie_ids if not newmovie.is_added_id(m))
+    if not files or not es.indices.exists(index=index):
+        return {}
+    movies = names.concrete("movies", version)
+    held = es.mget(index=movies, ids=[str(m) for m in files], source=False)["docs"]
+    absent = [m for m, d in zip(files, held, strict=True) if not d.get("found")]
+    if not absent:
+        return {}
+    hits = helpers.scan(es, index=index, query={"query": queries.merged_into_query(absent)}, size=1000)
+    records = {int(h["_source"]["movie_id"]): int(h["_source"]["merged_into"]) for h in hits}
+    if not records:
+        return {}
+    kept = es.mget(index=movies, ids=[str(a) for a in records], source=False)["docs"]
+    split = {f: a for (a, f), d in zip(records.items(), kept, strict=True) if d.get("found")}
+    actions = [
+        {"_op_type": "update", "_index": index, "_id": str(a), "doc": {"merged_into": None}} for a in split.values()
+    ]
+    if actions:
+        helpers.bulk(es, actions, refresh=True)
+        log.info("rolled back to %s, from before %d merges: %s (file id -> added id)", version, len(split), split)
+    return split

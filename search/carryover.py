@@ -150,9 +150,11 @@ def carry_over(
     deletions = fetch_deletions(es, names, since=since)
     # Ratings (and deletions) of an added movie that `to_version` merged into a file's movie go to the
     # file's id, as the run moved the earlier ones (pipeline/added.py); else they would be orphans there.
-    aliases = added_carryover.merged_in(
-        es, names, to_version, {int(r["movie_id"]) for r in late + deletions if r.get("movie_id") is not None}
-    )
+    # And the other way for a rollback (`split_out`).
+    named = {int(r["movie_id"]) for r in late + deletions if r.get("movie_id") is not None}
+    aliases = added_carryover.merged_in(es, names, to_version, named)
+    # A rollback to a version from before a merge: the file's id goes back to the added id it knows.
+    aliases |= added_carryover.split_out(es, names, to_version, named)
     if aliases:
         late = latest_per_pair([{**r, "movie_id": aliases.get(int(r["movie_id"]), r["movie_id"])} for r in late])
         deletions = [

@@ -399,3 +399,8 @@ def movie_ratings_query(movie_id: int) -> dict:
 
 def added_movies_query(*, kind: str = "movie") -> dict:
     return {"term": {"kind": kind}}
+
+
+def merged_into_query(file_ids: Sequence[int]) -> dict:
+    """The added movies that a run merged into one of these files' movies."""
+    return {"bool": {"filter": [added_movies_query(), {"terms": {"merged_into": sorted(set(file_ids))}}]}}
