@@ -150,3 +150,23 @@ def test_users_without_consent_get_no_vector(spark):
     assert sorted(r.userId for r in opt_out.collect()) == [2, 3]  # 3 made no choice: the default applies
     assert opt_out.columns == ["userId", "user_vector"]
     assert [r.userId for r in consented_vectors(vectors, consents, default=False).collect()] == [2]
+
+
+def test_a_duplicate_movie_id_keeps_the_first_title_and_rejects_the_others_with_their_lines(spark):
+    raw = spark.createDataFrame(
+        [("7", "Zed (2001)", "Drama"), ("7", "Alpha (2001)", "Drama|Drama|Comedy"), ("8", "Solo (1990)", "")],
+        "movieId string, title string, genres string",
+    )
+    links = spark.createDataFrame(
+        [("7", "12345678", " 42 "), ("7", "1", "1"), ("8", "tt1", "x")], "movieId string, imdbId string, tmdbId string"
+    )
+    report = CleaningReport()
+    movies, rejected = clean_movies(raw, links, report)
+    got = {r.movieId: r for r in movies.collect()}
+    assert got[7].title == "Alpha" and got[7].genres == ["Drama", "Comedy"]
+    assert (got[7].imdb_id, got[7].tmdb_id) == ("tt12345678", "42")  # 8 digits kept whole; the first link wins
+    assert (got[8].imdb_id, got[8].tmdb_id, got[8].genres) == (None, None, [])
+    assert [(r.source, r.reason, r.line) for r in rejected.collect()] == [
+        ("movies", "duplicate movieId", "7,Zed (2001),Drama")
+    ]
+    assert report.counts["movies rejected: duplicate movieId"] == 1 and report.counts["movies no tmdb id"] == 1
