@@ -82,32 +82,45 @@ def merged_in(es: Elasticsearch, names: IndexNames, version: str, movie_ids: set
     return {m: f for (m, f), d in zip(merged.items(), held, strict=True) if not d.get("found")}
 
 
-def split_out(es: Elasticsearch, names: IndexNames, version: str, movie_ids: set[int]) -> dict[int, int]:
-    """A rollback to a version from before a merge: file id -> the added id, for those of `movie_ids` that
-    `version` does not hold as movies but an added movie it does hold was merged into. That version knows
-    the movie by its added id, so the API ratings and deletions given to the file's id since go there.
-    The records are un-merged (`merged_into` cleared): the added id is a movie of its own again, and the
-    next run merges it again if its files hold the title, moving its ratings (else they would be dropped
-    as ratings of an unknown movie: `fetch_added_movies` leaves merged records out)."""
+def split_out(es: Elasticsearch, names: IndexNames, version: str) -> dict[int, int]:
+    """A rollback to a version from before a merge: file id -> added id, for every merged added movie that
+    `version` holds as a movie of its own while it lacks the file's movie. That version knows the movie by
+    its added id, so the API ratings and deletions given to the file's id since go there (two added ids
+    merged into one file id: the smallest). Un-merge them (`unmerge`) once those are carried over."""
     index = added_movies.index_name(names)
-    files = sorted(m for m in movie_ids if not newmovie.is_added_id(m))
-    if not files or not es.indices.exists(index=index):
+    if not es.indices.exists(index=index):
         return {}
-    movies = names.concrete("movies", version)
-    held = es.mget(index=movies, ids=[str(m) for m in files], source=False)["docs"]
-    absent = [m for m, d in zip(files, held, strict=True) if not d.get("found")]
-    if not absent:
-        return {}
-    hits = helpers.scan(es, index=index, query={"query": queries.merged_into_query(absent)}, size=1000)
+    hits = helpers.scan(es, index=index, query={"query": queries.merged_query()}, size=1000)
     records = {int(h["_source"]["movie_id"]): int(h["_source"]["merged_into"]) for h in hits}
     if not records:
         return {}
-    kept = es.mget(index=movies, ids=[str(a) for a in records], source=False)["docs"]
-    split = {f: a for (a, f), d in zip(records.items(), kept, strict=True) if d.get("found")}
+    movies = names.concrete("movies", version)
+    added, files = sorted(records), sorted(set(records.values()))
+    held = es.mget(index=movies, ids=[str(m) for m in added + files], source=False)["docs"]
+    found = {m for m, d in zip(added + files, held, strict=True) if d.get("found")}
+    split: dict[int, int] = {}
+    for a in added:
+        if a in found and records[a] not in found:
+            split.setdefault(records[a], a)
+    return split
+
+
+def unmerge(es: Elasticsearch, names: IndexNames, version: str, split: dict[int, int]) -> None:
+    """Clear `merged_into` of the added movies `version` holds again (after a rollback): each is a movie of
+    its own there, and the next run merges it again if its files hold the title, moving its ratings (a
+    merged record is left out of `fetch_added_movies`, so its ratings would be dropped as those of an
+    unknown movie). Every merged record into the split file ids that `version` holds is cleared."""
+    if not split:
+        return
+    index = added_movies.index_name(names)
+    hits = helpers.scan(es, index=index, query={"query": queries.merged_query()}, size=1000)
+    records = [int(h["_source"]["movie_id"]) for h in hits if int(h["_source"]["merged_into"]) in split]
+    held = es.mget(index=names.concrete("movies", version), ids=[str(a) for a in records], source=False)["docs"]
     actions = [
-        {"_op_type": "update", "_index": index, "_id": str(a), "doc": {"merged_into": None}} for a in split.values()
+        {"_op_type": "update", "_index": index, "_id": str(a), "doc": {"merged_into": None}}
+        for a, d in zip(records, held, strict=True)
+        if d.get("found")
     ]
     if actions:
         helpers.bulk(es, actions, refresh=True)
-        log.info("rolled back to %s, from before %d merges: %s (file id -> added id)", version, len(split), split)
-    return split
+        log.info("serving %s, from before %d merges: un-merged added movies %s", version, len(actions), split)

@@ -154,7 +154,8 @@ def carry_over(
     named = {int(r["movie_id"]) for r in late + deletions if r.get("movie_id") is not None}
     aliases = added_carryover.merged_in(es, names, to_version, named)
     # A rollback to a version from before a merge: the file's id goes back to the added id it knows.
-    aliases |= added_carryover.split_out(es, names, to_version, named)
+    split = added_carryover.split_out(es, names, to_version)
+    aliases |= split
     if aliases:
         late = latest_per_pair([{**r, "movie_id": aliases.get(int(r["movie_id"]), r["movie_id"])} for r in late])
         deletions = [
@@ -163,6 +164,7 @@ def carry_over(
         ]
     copied = copy_newer(es, late, target)
     changed = apply_deletions(es, deletions, names, to_version)
+    added_carryover.unmerge(es, names, to_version, split)  # last: a failed carry-over can run again
     erased = {int(d["user_id"]) for d in deletions if d.get("movie_id") is None}
     # An erased user is refolded only if they rated again after the erasure; otherwise they stay gone.
     users = sorted(

@@ -401,6 +401,6 @@ def added_movies_query(*, kind: str = "movie") -> dict:
     return {"term": {"kind": kind}}
 
 
-def merged_into_query(file_ids: Sequence[int]) -> dict:
-    """The added movies that a run merged into one of these files' movies."""
-    return {"bool": {"filter": [added_movies_query(), {"terms": {"merged_into": sorted(set(file_ids))}}]}}
+def merged_query() -> dict:
+    """The added movies that a run merged into a file's movie."""
+    return {"bool": {"filter": [added_movies_query(), {"exists": {"field": "merged_into"}}]}}

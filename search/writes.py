@@ -77,6 +77,8 @@ class UserConflict(Conflict):
 class WriteNotFinished(Failed):
     """A part of the write after the user's rating was stored failed; the message says which."""
 
+    due: list[int] = []  # movies whose audience was due for a refresh when the write gave up
+
 
 class Observer:
     """What the write path counts (the service binds it to its Prometheus metrics)."""
@@ -263,12 +265,20 @@ async def apply_batch(
         sources = {m: doc["_source"] for m, doc in movies.items()}
         deltas = movie_deltas(committed) if live_updates else {}
         prefetched = {m: movies[m] for m in deltas if m in movies}
-        _, due = await asyncio.gather(
+        # Both run to the end whatever the other does (gather would leave one running after the other
+        # failed, with the next batch started meanwhile); then the first error is raised. The users'
+        # documents hold the ratings either way, so statistics that count them agree with the profiles.
+        written, moved = await asyncio.gather(
             _write_ratings(es, names, committed, sources),
             apply_movie_deltas(es, names, model, deltas, observer, prefetched=prefetched, refresh=False),
+            return_exceptions=True,
         )
-        if due:  # after the rating documents: the refresh recounts them
+        due = getattr(moved, "due", []) if isinstance(moved, BaseException) else moved
+        if due and not isinstance(written, BaseException):  # after the rating documents: it recounts them
             await refresh_audiences(es, names, model, due, observer=observer)
+        for outcome in (written, moved):
+            if isinstance(outcome, BaseException):
+                raise outcome
         changed_movies = sorted({m for c in committed for m in c.changed})
         result.movies_changed = bool(deltas) or any(newmovie.is_added_id(m) for m in changed_movies)
         await _after_movies_rated(es, names, model, changed_movies)
@@ -520,6 +530,7 @@ async def apply_movie_deltas(
         )
         if due and refresh:
             await refresh_audiences(es, names, model, due, observer=observer, leaving=leaving)
+        pending_error.due = due  # the movies already due, for a caller that refreshes them itself
         raise pending_error
     if due and refresh:
         await refresh_audiences(es, names, model, due, observer=observer, leaving=leaving)

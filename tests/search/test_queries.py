@@ -15,7 +15,7 @@ from movierec.search.queries import (
     knn_body,
     liked_by_page_body,
     live_ratings_query,
-    merged_into_query,
+    merged_query,
     mmr_window,
     num_candidates_for,
     popular_body,
@@ -220,7 +220,5 @@ def test_an_erasure_drops_the_users_ratings_given_until_it():
     assert user_query(3) == {"term": {"user_id": 3}}
 
 
-def test_merged_into_query_finds_movie_records_merged_into_the_given_files_movies():
-    assert merged_into_query([13, 5, 13]) == {
-        "bool": {"filter": [{"term": {"kind": "movie"}}, {"terms": {"merged_into": [5, 13]}}]}
-    }
+def test_merged_query_finds_movie_records_a_run_merged():
+    assert merged_query() == {"bool": {"filter": [{"term": {"kind": "movie"}}, {"exists": {"field": "merged_into"}}]}}
